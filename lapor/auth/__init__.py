@@ -1,0 +1,1 @@
+"""OAuth 2 authorization server and scoped permissions (arrives with issue 4)."""

@@ -1,0 +1,1 @@
+"""Platform machinery shared by every tenant: settings wiring, database engines, migrations, app."""

@@ -77,7 +77,7 @@ def tenant_upgrade_sql(start: str | None, extra_version_locations: tuple[str, ..
     buffer = io.StringIO()
 
     def upgrade(rev: object, _context: object) -> object:
-        return script._upgrade_revs(head, rev)  # noqa: SLF001 - Alembic's documented recipe
+        return script._upgrade_revs(head, rev)
 
     environment = EnvironmentContext(
         config, script, fn=upgrade, as_sql=True, starting_rev=start, destination_rev=head
@@ -107,7 +107,7 @@ def _run_public_online(connection: Connection) -> None:
     script = script_directory("public")
 
     def upgrade(rev: object, _context: object) -> object:
-        return script._upgrade_revs("heads", rev)  # noqa: SLF001
+        return script._upgrade_revs("heads", rev)
 
     environment = EnvironmentContext(config, script, fn=upgrade, destination_rev="heads")
     with environment:
@@ -181,7 +181,7 @@ async def upgrade_tenants(
         async with gate:
             try:
                 outcome = await _upgrade_schema(db, target, head, extra_version_locations)
-            except Exception as error:  # noqa: BLE001 - reported by name, never stops the others
+            except Exception as error:
                 report.failed[target.schema_name] = _describe(error)
                 outcome = "failed"
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from lapor.platform.errors import DomainError
 from lapor.tenants.records import TenantKind
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -31,17 +32,8 @@ PARENT_KIND: dict[TenantKind, TenantKind | None] = {
 }
 
 
-class TenantError(ValueError):
+class TenantError(DomainError):
     """A tenant request we refuse; ``code`` is stable and scriptable."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def as_json(self) -> dict[str, str | None]:
-        return {"code": self.code, "field": self.field, "message": self.message}
 
 
 @dataclass(frozen=True)

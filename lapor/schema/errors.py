@@ -1,0 +1,53 @@
+"""How GraphQL errors leave the server: always an ``extensions.code``, never a stack trace.
+
+* our own ``DomainError`` keeps its message and code;
+* errors with no original exception are the parser's or validator's (the client's query);
+* anything else is a bug or an outage: logged here in full, shown to the client as
+  ``INTERNAL_SERVER_ERROR`` (or ``SERVICE_UNAVAILABLE`` when the database cannot be reached).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from lapor.platform.errors import DomainError
+
+log = logging.getLogger("lapor.graphql")
+
+
+def _code_for(error: GraphQLError) -> tuple[str, str]:
+    original = error.original_error
+    if isinstance(original, DomainError):
+        return original.code, original.message
+    if original is None:
+        existing = (error.extensions or {}).get("code")
+        if isinstance(existing, str):
+            return existing, error.message
+        if error.message.startswith("Syntax Error"):
+            return "GRAPHQL_PARSE_FAILED", error.message
+        return "GRAPHQL_VALIDATION_FAILED", error.message
+    if isinstance(original, PoolTimeoutError) or (
+        isinstance(original, DBAPIError) and original.connection_invalidated
+    ):
+        log.warning("database unavailable: %s", original)
+        return "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; try again shortly."
+    log.error("unexpected error in GraphQL execution", exc_info=original)
+    return "INTERNAL_SERVER_ERROR", "Internal server error."
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    code, message = _code_for(error)
+    formatted: dict[str, Any] = {"message": message, "extensions": {"code": code}}
+    if error.locations:
+        formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
+    if error.path:
+        formatted["path"] = error.path
+    original = error.original_error
+    if isinstance(original, DomainError) and original.field:
+        formatted["extensions"]["field"] = original.field
+    return formatted

@@ -1,0 +1,1 @@
+"""GraphQL for the tenant a request is served by."""

@@ -1,0 +1,36 @@
+"""The ``/graphql`` ASGI endpoint: strawberry's view with our context and error format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from lapor.schema.context import LaporContext
+from lapor.schema.errors import format_error
+
+
+class LaporGraphQL(GraphQL[LaporContext, None]):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> LaporContext:
+        return LaporContext(
+            request=request,
+            tenant=request.scope["state"]["tenant"],
+            services=request.app.state.services,
+        )
+
+    async def process_result(
+        self, request: Request | WebSocket, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            data["errors"] = [format_error(error) for error in result.errors]
+        if result.extensions:
+            data["extensions"] = result.extensions
+        return data  # type: ignore[return-value]

@@ -18,28 +18,32 @@ from lapor.platform.migrations import (
 from lapor.tenants.registry import list_tenants
 
 
-async def migrate_all(
-    db: Database, workers: int, *, show_progress: bool
-) -> TenantMigrationReport:
+async def migrate_all(db: Database, workers: int, *, show_progress: bool) -> TenantMigrationReport:
     """Upgrade ``public``, then all tenant schemas; return the tenant report."""
     await upgrade_public(db)
-    targets = [
-        SchemaTarget(t.slug, t.schema_name, t.cluster) for t in await list_tenants(db)
-    ]
+    targets = [SchemaTarget(t.slug, t.schema_name, t.cluster) for t in await list_tenants(db)]
     progress = Progress(
-        TextColumn("migrating tenant schemas"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, disable=not show_progress,
+        TextColumn("migrating tenant schemas"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
     )
     with progress:
         task = progress.add_task("tenants", total=len(targets))
         return await upgrade_tenants(
-            db, targets, workers=workers,
+            db,
+            targets,
+            workers=workers,
             on_done=lambda _target, _outcome: progress.advance(task),
         )
 
 
 def migrate(
-    workers: Annotated[int | None, typer.Option(min=1, help="Schemas migrated at once (default LAPOR_MIGRATE_WORKERS).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Schemas migrated at once (default LAPOR_MIGRATE_WORKERS).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Apply migrations: public, then every tenant schema (resumable; failures named at the end)."""
@@ -52,11 +56,16 @@ def migrate(
 
     report = run(go(), as_json=as_json)
     if as_json:
-        print_json({
-            "head": report.head, "total": report.total, "upgraded": len(report.upgraded),
-            "up_to_date": len(report.up_to_date), "failed": report.failed,
-            "seconds": round(report.seconds, 3),
-        })
+        print_json(
+            {
+                "head": report.head,
+                "total": report.total,
+                "upgraded": len(report.upgraded),
+                "up_to_date": len(report.up_to_date),
+                "failed": report.failed,
+                "seconds": round(report.seconds, 3),
+            }
+        )
     else:
         console.print(
             f"tenant head {report.head}: {len(report.upgraded)} upgraded, "

@@ -25,8 +25,10 @@ def serve(
     settings = load_settings()
     configure_logging(settings)
     if settings.database_url is None:
-        console.print(f"No LAPOR_DATABASE_URL: starting the embedded PostgreSQL under "
-                      f"[bold]{settings.data_dir.resolve()}[/]")
+        console.print(
+            f"No LAPOR_DATABASE_URL: starting the embedded PostgreSQL under "
+            f"[bold]{settings.data_dir.resolve()}[/]"
+        )
     if settings.redis_url is None:
         console.print("No LAPOR_REDIS_URL: rate limits, caches and pub/sub stay in this process.")
     database_url = database_url_from(settings)
@@ -51,6 +53,11 @@ def serve(
     for slug in slugs:
         console.print(f"  http://{slug}.{settings.base_domain}{shown}/graphql")
     uvicorn.run(
-        "lapor.platform.app:app_from_env", factory=True, host=host, port=port,
-        workers=workers, log_level=settings.log_level.lower(), proxy_headers=True,
+        "lapor.platform.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
     )

@@ -35,9 +35,13 @@ def create(
     slug: Annotated[str, typer.Argument(help="e.g. kupang-kota (host: <slug>.<base domain>)")],
     name: Annotated[str, typer.Option(help="Official name, e.g. 'Kota Kupang'.")],
     kind: Annotated[TenantKind, typer.Option(case_sensitive=False, help="Tenant kind.")],
-    parent: Annotated[str | None, typer.Option(help="Parent slug (a province for a regency or city).")] = None,
+    parent: Annotated[
+        str | None, typer.Option(help="Parent slug (a province for a regency or city).")
+    ] = None,
     region_code: Annotated[str | None, typer.Option(help="Kemendagri code, e.g. 53.71.")] = None,
-    time_zone: Annotated[str | None, typer.Option(help="IANA zone; default: the parent's, else Asia/Jakarta.")] = None,
+    time_zone: Annotated[
+        str | None, typer.Option(help="IANA zone; default: the parent's, else Asia/Jakarta.")
+    ] = None,
     domain: Annotated[list[str] | None, typer.Option(help="Custom host name (repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -56,14 +60,18 @@ def create(
     if as_json:
         print_json(tenant.as_json())
     else:
-        console.print(f"created tenant [bold]{tenant.slug}[/] (schema {tenant.schema_name}) "
-                      f"at {tenant.slug}.{settings.base_domain}")
+        console.print(
+            f"created tenant [bold]{tenant.slug}[/] (schema {tenant.schema_name}) "
+            f"at {tenant.slug}.{settings.base_domain}"
+        )
 
 
 @app.command("list")
 def list_(
     kind: Annotated[TenantKind | None, typer.Option(case_sensitive=False, help="Only this kind.")] = None,
-    status: Annotated[TenantStatus | None, typer.Option(case_sensitive=False, help="Only this status.")] = None,
+    status: Annotated[
+        TenantStatus | None, typer.Option(case_sensitive=False, help="Only this status.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """List tenants (all, or of one kind or status)."""
@@ -80,8 +88,15 @@ def list_(
         return
     table = Table("slug", "name", "kind", "parent", "region", "status", "domains")
     for t in tenants:
-        table.add_row(t.slug, t.name, t.kind.value, t.parent_slug or "", t.region_code or "",
-                      t.status.value, ", ".join(t.domains))
+        table.add_row(
+            t.slug,
+            t.name,
+            t.kind.value,
+            t.parent_slug or "",
+            t.region_code or "",
+            t.status.value,
+            ", ".join(t.domains),
+        )
     Console().print(table)
 
 

@@ -185,9 +185,7 @@ async def upgrade_tenants(
                 report.failed[target.schema_name] = _describe(error)
                 outcome = "failed"
             else:
-                (report.upgraded if outcome == "upgraded" else report.up_to_date).append(
-                    target.schema_name
-                )
+                (report.upgraded if outcome == "upgraded" else report.up_to_date).append(target.schema_name)
             if on_done is not None:
                 on_done(target, outcome)
 
@@ -196,9 +194,7 @@ async def upgrade_tenants(
     return report
 
 
-async def _upgrade_schema(
-    db: Database, target: SchemaTarget, head: str, extra: tuple[str, ...]
-) -> str:
+async def _upgrade_schema(db: Database, target: SchemaTarget, head: str, extra: tuple[str, ...]) -> str:
     async with db.engine_for(target).begin() as conn:
         found = await conn.scalar(
             sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": target.schema_name}

@@ -41,17 +41,30 @@ class TenantHostMiddleware:
             tenant = await self.directory.resolve(host) if host else None
         except (SQLAlchemyError, OSError) as error:
             log.warning("tenant registry unavailable: %s", error)
-            await _refuse(scope, receive, send, 503, "SERVICE_UNAVAILABLE",
-                          "The service is temporarily unavailable; try again shortly.")
+            await _refuse(
+                scope,
+                receive,
+                send,
+                503,
+                "SERVICE_UNAVAILABLE",
+                "The service is temporarily unavailable; try again shortly.",
+            )
             return
         if tenant is None:
-            await _refuse(scope, receive, send, 404, "UNKNOWN_HOST",
-                          f"No LAPOR tenant is served at host {raw_host!r}.")
+            await _refuse(
+                scope, receive, send, 404, "UNKNOWN_HOST", f"No LAPOR tenant is served at host {raw_host!r}."
+            )
             return
         if not tenant.is_active:
             reason = f": {tenant.status_reason}" if tenant.status_reason else "."
-            await _refuse(scope, receive, send, 403, "TENANT_SUSPENDED",
-                          f"Tenant {tenant.slug!r} ({tenant.name}) is suspended{reason}")
+            await _refuse(
+                scope,
+                receive,
+                send,
+                403,
+                "TENANT_SUSPENDED",
+                f"Tenant {tenant.slug!r} ({tenant.name}) is suspended{reason}",
+            )
             return
         scope.setdefault("state", {})["tenant"] = tenant
         await self.app(scope, receive, send)
@@ -64,16 +77,16 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def _refuse(
-    scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str
-) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 4000 + status, "reason": message[:120]})
         return
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -16,9 +16,7 @@ from lapor.schema.errors import format_error
 
 
 class LaporGraphQL(GraphQL[LaporContext, None]):
-    async def get_context(
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> LaporContext:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> LaporContext:
         return LaporContext(
             request=request,
             tenant=request.scope["state"]["tenant"],

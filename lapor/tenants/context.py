@@ -19,9 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from lapor.platform.db import Database
 
 # One round trip; parameters, not string formatting, so no name can inject SQL.
-_ENTER_TENANT = sa.text(
-    "SELECT set_config('search_path', :schema, true), set_config('role', :role, true)"
-)
+_ENTER_TENANT = sa.text("SELECT set_config('search_path', :schema, true), set_config('role', :role, true)")
 
 
 class TenantLike(Protocol):

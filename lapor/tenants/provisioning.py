@@ -75,9 +75,7 @@ def provisioning_sql(schema: str, role: str, *, grant_role_to_app: bool) -> str:
     membership = f"GRANT {role} TO CURRENT_USER;\n" if grant_role_to_app else ""
     return (
         f"CREATE SCHEMA {schema};\nCREATE ROLE {role} NOLOGIN;\n{membership}"
-        f"SET LOCAL search_path TO {schema};\n"
-        + tenant_upgrade_sql(None)
-        + grants_sql(schema, role)
+        f"SET LOCAL search_path TO {schema};\n" + tenant_upgrade_sql(None) + grants_sql(schema, role)
     )
 
 
@@ -94,10 +92,7 @@ class Provisioner:
         if self._prefix is None:
             row = (
                 await conn.execute(
-                    sa.text(
-                        "SELECT current_database(), rolsuper FROM pg_roles "
-                        "WHERE rolname = current_user"
-                    )
+                    sa.text("SELECT current_database(), rolsuper FROM pg_roles WHERE rolname = current_user")
                 )
             ).one()
             self._prefix = role_prefix(row[0])
@@ -115,12 +110,8 @@ class Provisioner:
             async with self.db.public.begin() as conn:
                 prefix = await self._prepare(conn)
                 parent = await self._parent(conn, kind, spec.parent)
-                region_code = check_region_code(
-                    spec.region_code, parent.region_code if parent else None
-                )
-                time_zone = check_time_zone(
-                    spec.time_zone, parent.time_zone if parent else DEFAULT_TIME_ZONE
-                )
+                region_code = check_region_code(spec.region_code, parent.region_code if parent else None)
+                time_zone = check_time_zone(spec.time_zone, parent.time_zone if parent else DEFAULT_TIME_ZONE)
                 role = role_name_for(prefix, schema)
                 tenant_id = await conn.scalar(
                     tenant_table.insert()

@@ -97,9 +97,7 @@ async def find_by_host(db: Database, host: str, base_domain: str) -> Tenant | No
     return _record(row) if row else None
 
 
-async def set_status(
-    db: Database, slug: str, status: TenantStatus, reason: str | None = None
-) -> Tenant:
+async def set_status(db: Database, slug: str, status: TenantStatus, reason: str | None = None) -> Tenant:
     """Suspend or reactivate a tenant. Its data stays; its hosts answer 403 while suspended."""
     async with db.public.begin() as conn:
         updated = await conn.execute(

@@ -81,9 +81,7 @@ def check_name(name: str) -> str:
     if not cleaned:
         raise TenantError("INVALID_NAME", "name must not be empty", "name")
     if len(cleaned) > MAX_NAME_LENGTH:
-        raise TenantError(
-            "INVALID_NAME", f"name is longer than {MAX_NAME_LENGTH} characters", "name"
-        )
+        raise TenantError("INVALID_NAME", f"name is longer than {MAX_NAME_LENGTH} characters", "name")
     return cleaned
 
 

@@ -36,7 +36,9 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def create_engine(
+    url: str, settings: Settings, *, pool_size: int | None = None, max_overflow: int | None = None
+) -> AsyncEngine:
     """An async engine whose connections never carry session state between transactions.
 
     Tenant context is set with ``SET LOCAL`` only; on top of that the pool's reset-on-return
@@ -49,7 +51,7 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
     engine = create_async_engine(
         async_url(url),
         pool_size=pool_size or settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        max_overflow=settings.db_max_overflow if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         pool_reset_on_return="rollback",
         connect_args=connect_args,
@@ -60,12 +62,18 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
 class Database:
     """The engines of one process: ``public`` and one per tenant cluster."""
 
-    def __init__(self, url: str, settings: Settings, *, pool_size: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        settings: Settings,
+        *,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+    ) -> None:
         self.url = url
         self.settings = settings
-        self._pool_size = pool_size
         self._engines: dict[str, AsyncEngine] = {
-            MAIN_CLUSTER: create_engine(url, settings, pool_size=pool_size)
+            MAIN_CLUSTER: create_engine(url, settings, pool_size=pool_size, max_overflow=max_overflow)
         }
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -140,7 +141,7 @@ class Provisioner:
                 created = await fetch_by_slug(conn, slug)
         except IntegrityError as error:
             raise _constraint_error(error, slug, schema) from None
-        except DBAPIError as error:
+        except (DBAPIError, psycopg.Error) as error:
             # e.g. the schema or role exists outside the registry (a manual leftover).
             detail = str(getattr(error, "orig", error)).splitlines()[0]
             raise TenantError("PROVISIONING_FAILED", f"could not provision {slug!r}: {detail}") from None

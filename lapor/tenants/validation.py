@@ -145,10 +145,14 @@ def check_parent_kind(kind: TenantKind, parent_slug: str | None, parent_kind: Te
         if parent_slug is not None:
             raise TenantError("INVALID_PARENT", "the NATIONAL tenant has no parent", "parent")
         return
+    if parent_slug is None:
+        raise TenantError(
+            "PARENT_REQUIRED", f"a {kind.value} needs a {expected.value} as parent (--parent SLUG)", "parent"
+        )
     if parent_kind is not expected:
         raise TenantError(
             "INVALID_PARENT",
             f"a {kind.value} must have a {expected.value} as parent, "
-            f"but {parent_slug!r} is a {parent_kind.value if parent_kind else 'missing tenant'}",
+            f"but {parent_slug!r} is a {parent_kind.value if parent_kind else 'unknown tenant'}",
             "parent",
         )

@@ -1,0 +1,108 @@
+"""Isolation at the database: the tenant role and search_path are the walls."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import ProgrammingError
+
+from lapor.platform.db import Database
+from lapor.settings import Settings
+from lapor.tenants.context import tenant_transaction
+from lapor.tenants.tables import unit
+
+
+async def _add_unit(db: Database, tenant, code: str) -> None:
+    async with tenant_transaction(db, tenant) as conn:
+        await conn.execute(unit.insert().values(code=code, name=f"Unit {code}"))
+
+
+def _permission_denied(error: ProgrammingError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == "42501"
+
+
+async def test_reading_another_tenants_schema_is_refused(db, make_regency) -> None:
+    a, b = await make_regency(), await make_regency()
+    await _add_unit(db, b, "B-ONLY")
+    with pytest.raises(ProgrammingError) as refused:
+        async with tenant_transaction(db, a) as conn:
+            await conn.execute(sa.text(f"SELECT * FROM {b.schema_name}.unit"))
+    assert _permission_denied(refused.value)
+
+
+async def test_writing_another_tenants_schema_is_refused(db, make_regency) -> None:
+    a, b = await make_regency(), await make_regency()
+    with pytest.raises(ProgrammingError) as refused:
+        async with tenant_transaction(db, a) as conn:
+            await conn.execute(sa.text(f"INSERT INTO {b.schema_name}.unit (code, name) VALUES ('X', 'x')"))
+    assert _permission_denied(refused.value)
+    async with tenant_transaction(db, b) as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(unit)) == 0
+
+
+async def test_tenant_role_cannot_read_the_registry_or_change_its_schema(db, make_regency) -> None:
+    a = await make_regency()
+    for statement in (
+        "SELECT * FROM public.tenant",
+        "CREATE TABLE sneaky (id int)",
+        "DROP TABLE unit",
+        "UPDATE alembic_version SET version_num = 'x'",
+    ):
+        with pytest.raises(ProgrammingError) as refused:
+            async with tenant_transaction(db, a) as conn:
+                await conn.execute(sa.text(statement))
+        assert _permission_denied(refused.value), statement
+
+
+async def test_unqualified_names_reach_only_the_entered_tenant(db, make_regency) -> None:
+    a, b = await make_regency(), await make_regency()
+    await _add_unit(db, a, "A-1")
+    await _add_unit(db, b, "B-1")
+    async with tenant_transaction(db, a) as conn:
+        assert (await conn.scalars(sa.select(unit.c.code))).all() == ["A-1"]
+    async with tenant_transaction(db, b) as conn:
+        assert (await conn.scalars(sa.select(unit.c.code))).all() == ["B-1"]
+
+
+async def test_no_leak_through_a_pool_of_one_connection(
+    settings: Settings, database_url, make_regency
+) -> None:
+    """Alternate tenants on one pooled connection: each sees its own rows; state resets between."""
+    a, b = await make_regency(), await make_regency()
+    single = Database(database_url, settings, pool_size=1, max_overflow=0)
+    try:
+        await _add_unit(single, a, "A-ROW")
+        await _add_unit(single, b, "B-ROW")
+        backend_pids = set()
+        for round_number in range(40):
+            tenant, own = (a, "A-ROW") if round_number % 2 == 0 else (b, "B-ROW")
+            async with tenant_transaction(single, tenant) as conn:
+                codes = (await conn.scalars(sa.select(unit.c.code))).all()
+                assert codes == [own]
+                assert await conn.scalar(sa.text("SELECT current_user")) == tenant.role_name
+            async with single.public.connect() as conn:
+                backend_pids.add(await conn.scalar(sa.text("SELECT pg_backend_pid()")))
+                assert await conn.scalar(sa.text("SELECT current_user")) == await conn.scalar(
+                    sa.text("SELECT session_user")
+                )
+                assert await conn.scalar(sa.text("SHOW search_path")) == '"$user", public'
+        assert len(backend_pids) == 1, "the test must really reuse one connection"
+    finally:
+        await single.dispose()
+
+
+async def test_failed_transaction_leaves_the_connection_clean(settings, database_url, make_regency) -> None:
+    a = await make_regency()
+    single = Database(database_url, settings, pool_size=1, max_overflow=0)
+    try:
+        with pytest.raises(RuntimeError):
+            async with tenant_transaction(single, a) as conn:
+                await conn.execute(unit.insert().values(code="ROLLED-BACK", name="x"))
+                raise RuntimeError("request failed")
+        async with single.public.connect() as conn:
+            assert await conn.scalar(sa.text("SELECT current_user = session_user"))
+            assert await conn.scalar(sa.text("SHOW search_path")) == '"$user", public'
+        async with tenant_transaction(single, a) as conn:
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(unit)) == 0
+    finally:
+        await single.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from types import ModuleType
 from urllib.parse import quote
 
 import psycopg
@@ -21,13 +22,19 @@ log = logging.getLogger(__name__)
 EMBEDDED_DATABASE = "lapor"
 
 
-def embedded_server_url(settings: Settings, database: str = EMBEDDED_DATABASE) -> str:
-    """Start (or join) the embedded server and return a URL to ``database``, creating it."""
+def import_pgserver() -> ModuleType:
+    """pgserver, imported lazily (it spawns nothing until asked) and without its import noise."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, containers); harmless here.
         warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: it spawns nothing until asked
+        import pgserver
 
+    return pgserver
+
+
+def embedded_server_url(settings: Settings, database: str = EMBEDDED_DATABASE) -> str:
+    """Start (or join) the embedded server and return a URL to ``database``, creating it."""
+    pgserver = import_pgserver()
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")

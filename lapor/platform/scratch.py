@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from lapor.platform.embedded import import_pgserver
 from lapor.tenants.provisioning import role_prefix
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,17 @@ def _reachable(url: str) -> bool:
 
 
 def find_admin_url(env_var: str = "LAPOR_TEST_ADMIN_URL") -> str:
-    """A superuser URL: ``$env_var``, else the local server, else an embedded pgserver."""
-    explicit = os.environ.get(env_var)
-    if explicit:
-        return explicit
-    if _reachable(LOCAL_SERVER):
-        return LOCAL_SERVER
-    import pgserver
+    """A superuser URL: ``$env_var``, else the local server, else an embedded pgserver.
 
+    ``$env_var=embedded`` forces the embedded server (to check that path on a machine that has
+    a local server).
+    """
+    explicit = os.environ.get(env_var)
+    if explicit and explicit != "embedded":
+        return explicit
+    if explicit != "embedded" and _reachable(LOCAL_SERVER):
+        return LOCAL_SERVER
+    pgserver = import_pgserver()
     data_dir = Path(tempfile.mkdtemp(prefix="lapor-pg-"))
     server = pgserver.get_server(data_dir, cleanup_mode="delete")
     log.info("no PostgreSQL on 127.0.0.1:5432: using an embedded server in %s", data_dir)

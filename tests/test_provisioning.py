@@ -57,6 +57,16 @@ async def test_valid_regency_is_complete(db, make_regency, province) -> None:
     assert len(codes) == 16 and codes[0] == "INFRASTRUKTUR" and codes[-1] == "LAINNYA"
 
 
+# Alembic cannot compare expression indexes (it reports them removed and added again).
+_EXPRESSION_INDEXES = {"complaint_search_idx"}
+
+
+def _ignorable(diff: tuple) -> bool:
+    if diff[0] in ("remove_index", "add_index") and diff[1].name in _EXPRESSION_INDEXES:
+        return True
+    return "alembic_version" in str(diff)
+
+
 async def test_provisioned_schema_matches_the_tenant_metadata(db, make_regency) -> None:
     """The migrations (replayed at provisioning) and the MetaData queries use must agree."""
     created = await make_regency()
@@ -64,7 +74,7 @@ async def test_provisioned_schema_matches_the_tenant_metadata(db, make_regency) 
     def diff(sync_conn: sa.Connection) -> list:
         sync_conn.exec_driver_sql(f"SET LOCAL search_path TO {created.schema_name}")
         context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
-        return [d for d in compare_metadata(context, tenant_metadata) if "alembic_version" not in str(d)]
+        return [d for d in compare_metadata(context, tenant_metadata) if not _ignorable(d)]
 
     async with db.public.begin() as conn:
         assert await conn.run_sync(diff) == []

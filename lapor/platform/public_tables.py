@@ -53,3 +53,21 @@ tenant_domain = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Index("tenant_domain_tenant_idx", "tenant_id"),
 )
+
+holiday = sa.Table(
+    "holiday",
+    public_metadata,
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.CheckConstraint("kind IN ('NATIONAL_HOLIDAY', 'JOINT_LEAVE')", name="holiday_kind_check"),
+)
+
+deadline_policy = sa.Table(
+    "deadline_policy",
+    public_metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("working_days", sa.Integer, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.CheckConstraint("working_days > 0", name="deadline_policy_positive"),
+)

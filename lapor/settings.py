@@ -70,6 +70,11 @@ class Settings:
     host_cache_ttl: float = 30.0
     """Seconds a resolved host is trusted without Redis invalidation (cross-process changes)."""
     log_level: str = "INFO"
+    secret_key: str | None = None
+    """``LAPOR_SECRET_KEY``: encrypts reporter contact data and keys fingerprints. Unset: a key
+    file under the data dir is created once (fine for one machine, not for several)."""
+    dev_auth: bool = False
+    """``LAPOR_DEV_AUTH=1``: accept the temporary ``X-Lapor-Dev-Staff`` header (until OAuth)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -93,6 +98,8 @@ class Settings:
             migrate_workers=_int(env, "LAPOR_MIGRATE_WORKERS", 8, minimum=1),
             host_cache_ttl=_float(env, "LAPOR_HOST_CACHE_TTL", 30.0),
             log_level=(env.get("LAPOR_LOG_LEVEL") or "INFO").upper(),
+            secret_key=env.get("LAPOR_SECRET_KEY") or None,
+            dev_auth=_bool(env, "LAPOR_DEV_AUTH", False),
         )
 
     def with_database(self, url: str) -> Settings:
@@ -111,4 +118,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LAPOR_MIGRATE_WORKERS": "Tenant schemas migrated in parallel. Default: 8.",
     "LAPOR_HOST_CACHE_TTL": "Seconds a host->tenant entry lives without Redis. Default: 30.",
     "LAPOR_LOG_LEVEL": "DEBUG, INFO, WARNING, ERROR. Default: INFO.",
+    "LAPOR_SECRET_KEY": "At least 32 random bytes (base64 or hex) for reporter data encryption. "
+    "Default: a key file in the data dir.",
+    "LAPOR_DEV_AUTH": "1 to accept the temporary X-Lapor-Dev-Staff header (development only). Default: 0.",
 }

@@ -137,3 +137,19 @@ def redis_url() -> Iterator[str]:
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def secrets_for_tests():
+    from lapor.platform.secrets import Secrets
+
+    return Secrets(b"lapor-test-master-key-0123456789abcdef")
+
+
+@pytest.fixture(scope="session")
+def complaints(db: Database, secrets_for_tests):
+    """The complaint services over the test database."""
+    from lapor.platform.calendar import CalendarStore
+    from lapor.tenants.complaints.service import ComplaintService
+
+    return ComplaintService(db, secrets_for_tests, CalendarStore(db))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from lapor.cli import holidays as holidays_command
 from lapor.cli import migrate as migrate_command
 from lapor.cli import serve as serve_command
 from lapor.cli import tenants as tenants_command
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.command("serve")(serve_command.serve)
 app.command("migrate")(migrate_command.migrate)
 app.add_typer(tenants_command.app, name="tenants")
+app.add_typer(holidays_command.app, name="holidays")
 
 
 @app.command("schema")

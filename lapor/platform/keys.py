@@ -24,3 +24,4 @@ def platform_key(*parts: str | int) -> str:
 
 
 REGISTRY_CHANNEL = platform_key("registry-changed")
+HOLIDAYS_CHANNEL = platform_key("holidays-changed")

@@ -1,0 +1,1 @@
+"""Complaints: the lifecycle, the services that move a complaint, and the queries that read them."""

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lapor.platform.bus import Bus, make_bus
+from lapor.platform.calendar import CalendarStore
 from lapor.platform.db import Database
+from lapor.platform.secrets import Secrets, load_secrets
 from lapor.settings import Settings
+from lapor.tenants.complaints.service import ComplaintService
 from lapor.tenants.directory import TenantDirectory
 
 
@@ -16,6 +19,9 @@ class Services:
     db: Database
     bus: Bus
     directory: TenantDirectory
+    secrets: Secrets
+    calendars: CalendarStore
+    complaints: ComplaintService
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Services:
@@ -23,7 +29,18 @@ class Services:
         bus = make_bus(settings.redis_url)
         directory = TenantDirectory(db, settings.base_domain, ttl=settings.host_cache_ttl)
         await directory.attach(bus)
-        return cls(settings=settings, db=db, bus=bus, directory=directory)
+        calendars = CalendarStore(db)
+        await calendars.attach(bus)
+        secrets = load_secrets(settings)
+        return cls(
+            settings=settings,
+            db=db,
+            bus=bus,
+            directory=directory,
+            secrets=secrets,
+            calendars=calendars,
+            complaints=ComplaintService(db, secrets, calendars),
+        )
 
     async def close(self) -> None:
         await self.bus.close()

@@ -5,11 +5,22 @@ from __future__ import annotations
 import strawberry
 from strawberry.tools import merge_types
 
+from lapor.schema.complaints.mutations import ComplaintMutation
+from lapor.schema.complaints.resolvers import ComplaintQuery
+from lapor.schema.limits import extensions
+from lapor.schema.reference.resolvers import ReferenceMutation, ReferenceQuery
+from lapor.schema.request_scope import CloseRequestDatabase
 from lapor.schema.tenants.resolvers import TenantQuery
+from lapor.schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (TenantQuery,))
+Query = merge_types("Query", (ViewerQuery, TenantQuery, ComplaintQuery, ReferenceQuery))
+Mutation = merge_types("Mutation", (ComplaintMutation, ReferenceMutation))
 
-schema = strawberry.Schema(query=Query)
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[*extensions(), CloseRequestDatabase],
+)
 
 
 def sdl() -> str:

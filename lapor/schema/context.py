@@ -1,12 +1,16 @@
-"""What every resolver receives: the request, the resolved tenant, the process's services."""
+"""What every resolver receives: the request, the tenant, the caller, the request's database."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection
 
+from lapor.platform.errors import DomainError
+from lapor.schema.request_db import RequestDatabase
+from lapor.tenants.actors import Actor
 from lapor.tenants.records import Tenant
 
 if TYPE_CHECKING:
@@ -18,3 +22,16 @@ class LaporContext:
     request: HTTPConnection
     tenant: Tenant
     services: Services
+    actor: Actor | None = None
+    """The authenticated staff member or client, ``None`` for the public."""
+    loaders: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def reader(self) -> RequestDatabase:
+        return RequestDatabase(self.services.db, self.tenant)
+
+    def staff(self) -> Actor:
+        """The caller, who must be authenticated (public callers get ``UNAUTHENTICATED``)."""
+        if self.actor is None:
+            raise DomainError("UNAUTHENTICATED", "this operation needs an authenticated caller")
+        return self.actor

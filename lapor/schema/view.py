@@ -12,15 +12,18 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from lapor.schema.context import LaporContext
+from lapor.schema.dev_auth import actor_from_dev_headers
 from lapor.schema.errors import format_error
 
 
 class LaporGraphQL(GraphQL[LaporContext, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> LaporContext:
+        services = request.app.state.services
         return LaporContext(
             request=request,
             tenant=request.scope["state"]["tenant"],
-            services=request.app.state.services,
+            services=services,
+            actor=actor_from_dev_headers(request, services.settings.dev_auth),
         )
 
     async def process_result(

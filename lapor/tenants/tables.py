@@ -108,7 +108,10 @@ complaint = sa.Table(
     sa.Column("confidential", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("reporter_id", sa.BigInteger, sa.ForeignKey("reporter.id"), nullable=True),
     sa.Column(
-        "proposed_rule_id", sa.BigInteger, sa.ForeignKey("routing_rule.id", ondelete="SET NULL"), nullable=True
+        "proposed_rule_id",
+        sa.BigInteger,
+        sa.ForeignKey("routing_rule.id", ondelete="SET NULL"),
+        nullable=True,
     ),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("deadline_kind", sa.Text, nullable=True),

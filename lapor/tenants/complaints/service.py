@@ -205,6 +205,19 @@ class ComplaintService:
             .returning(reporter.c.id)
         )
 
+    async def track(self, tenant: Tenant, tracking_id: str, access_code: str) -> ComplaintRecord:
+        """The reporter's view: unknown id and wrong code give the same answer, in the same time."""
+        async with tenant_transaction(self.db, tenant) as conn:
+            row = (
+                await conn.execute(sa.select(complaint).where(complaint.c.tracking_id == tracking_id))
+            ).first()
+        if not await asyncio.to_thread(
+            verify_access_code, row.access_code_hash if row else None, access_code
+        ):
+            raise _no_such_complaint()
+        assert row is not None
+        return ComplaintRecord.from_row(row)
+
     # --- staff transitions -------------------------------------------------------------------
 
     async def verify(
@@ -463,9 +476,7 @@ class ComplaintService:
                     verify_access_code, row.access_code_hash if row else None, access_code or ""
                 )
                 if not valid:
-                    raise DomainError(
-                        "NOT_FOUND", "no complaint with this tracking id and access code", "trackingId"
-                    )
+                    raise _no_such_complaint()
             if row is None:
                 raise DomainError("NOT_FOUND", f"no complaint {tracking_id!r}", "trackingId")
             current = ComplaintRecord.from_row(row)
@@ -573,6 +584,10 @@ def _new_tracking_id(tenant: Tenant) -> sa.ColumnElement[str]:
     local_now = sa.func.timezone(sa.literal(tenant.time_zone), sa.func.now())
     number = sa.func.lpad(sa.cast(sa.func.nextval("complaint_tracking_seq"), sa.Text), 6, "0")
     return sa.func.concat(tenant.slug.upper(), "-", sa.func.to_char(local_now, "YYMM"), "-", number)
+
+
+def _no_such_complaint() -> DomainError:
+    return DomainError("NOT_FOUND", "no complaint with this tracking id and access code", "trackingId")
 
 
 def _conflict(tracking_id: str) -> DomainError:

@@ -56,7 +56,8 @@ def upgrade() -> None:
         _ts("created_at", nullable=False, default=True),
         _ts("updated_at", nullable=False, default=True),
         sa.CheckConstraint(
-            "action IN ('ASSIGN_UNIT', 'SET_PRIORITY', 'TRANSFER_TO_TENANT')", name="routing_rule_action_check"
+            "action IN ('ASSIGN_UNIT', 'SET_PRIORITY', 'TRANSFER_TO_TENANT')",
+            name="routing_rule_action_check",
         ),
     )
     op.create_index("routing_rule_position_idx", "routing_rule", ["position"])

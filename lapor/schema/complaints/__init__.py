@@ -1,0 +1,1 @@
+"""GraphQL for complaints: staff views, the public feed, tracking, and every transition."""

@@ -1,0 +1,89 @@
+"""Query fields of the complaints area: staff lists, the public feed, the reporter's tracking."""
+
+from __future__ import annotations
+
+import strawberry
+
+from lapor.platform.errors import DomainError
+from lapor.schema.complaints.enums import ComplaintOrder
+from lapor.schema.complaints.inputs import ComplaintFilter, PublicComplaintFilter
+from lapor.schema.complaints.types import (
+    Complaint,
+    ComplaintConnection,
+    PublicComplaintConnection,
+    TrackedComplaint,
+)
+from lapor.schema.context import LaporContext
+from lapor.schema.permissions import requires
+from lapor.tenants.complaints import queries
+from lapor.tenants.complaints.queries import ComplaintFilter as DomainFilter
+from lapor.tenants.complaints.queries import ComplaintOrder as DomainOrder
+
+Info = strawberry.Info[LaporContext, None]
+
+
+@strawberry.type
+class ComplaintQuery:
+    @strawberry.field(
+        permission_classes=[requires("complaints:read")],
+        description="The tenant's complaints (a unit officer sees its unit's only). At most 100 per page.",
+    )
+    async def complaints(
+        self,
+        info: Info,
+        filter: ComplaintFilter | None = None,
+        order_by: ComplaintOrder = DomainOrder.SUBMITTED_AT_DESC,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> ComplaintConnection:
+        actor = info.context.staff()
+        domain_filter = filter.to_domain() if filter else DomainFilter()
+        page = await info.context.reader.run(
+            lambda conn: queries.list_complaints(
+                conn,
+                domain_filter,
+                order=DomainOrder(order_by),
+                first=first,
+                after=after,
+                unit_scope=actor.unit_id,
+            )
+        )
+        return ComplaintConnection.from_page(page)
+
+    @strawberry.field(permission_classes=[requires("complaints:read")])
+    async def complaint(self, info: Info, tracking_id: str) -> Complaint | None:
+        actor = info.context.staff()
+        record = await info.context.reader.run(
+            lambda conn: queries.complaint_by_tracking_id(conn, tracking_id.strip().upper())
+        )
+        if record is None or (actor.unit_id is not None and record.unit_id != actor.unit_id):
+            return None
+        return Complaint.from_record(record)
+
+    @strawberry.field(description="Verified, non-confidential complaints, without reporter data.")
+    async def public_complaints(
+        self,
+        info: Info,
+        filter: PublicComplaintFilter | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> PublicComplaintConnection:
+        domain_filter = filter.to_domain() if filter else DomainFilter()
+        page = await info.context.reader.run(
+            lambda conn: queries.list_complaints(
+                conn, domain_filter, first=first, after=after, public_only=True
+            )
+        )
+        return PublicComplaintConnection.from_page(page)
+
+    @strawberry.field(description="The reporter follows a complaint with its tracking id and access code.")
+    async def track_complaint(self, info: Info, tracking_id: str, access_code: str) -> TrackedComplaint:
+        context = info.context
+        record = await context.services.complaints.track(
+            context.tenant, tracking_id.strip().upper(), access_code
+        )
+        return TrackedComplaint.from_record(record)
+
+
+def not_found(what: str) -> DomainError:
+    return DomainError("NOT_FOUND", f"no {what}")

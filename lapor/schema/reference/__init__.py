@@ -1,0 +1,1 @@
+"""GraphQL for work units and categories."""

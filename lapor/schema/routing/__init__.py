@@ -1,0 +1,1 @@
+"""GraphQL for routing rules: ``routingRules``, ``routingPreview`` and the rule mutations."""

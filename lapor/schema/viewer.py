@@ -1,0 +1,54 @@
+"""``viewer``: who is calling, with which scopes (null for the public), and ``node(id)``."""
+
+from __future__ import annotations
+
+import strawberry
+
+from lapor.schema.common import Node, parse_global_id
+from lapor.schema.complaints.enums import ActorKind
+from lapor.schema.complaints.types import Complaint
+from lapor.schema.context import LaporContext
+from lapor.schema.reference.types import Category, Unit
+from lapor.tenants.complaints import queries
+from lapor.tenants.tables import category, unit
+
+Info = strawberry.Info[LaporContext, None]
+
+
+@strawberry.type
+class Viewer:
+    kind: ActorKind
+    name: str | None
+    scopes: list[str]
+    unit_id: int | None
+
+
+@strawberry.type
+class ViewerQuery:
+    @strawberry.field(description="The caller; null for an anonymous (public) caller.")
+    def viewer(self, info: Info) -> Viewer | None:
+        actor = info.context.actor
+        if actor is None:
+            return None
+        return Viewer(kind=actor.kind, name=actor.name, scopes=sorted(actor.scopes), unit_id=actor.unit_id)
+
+    @strawberry.field(description="Any object by its global id (complaints need complaints:read).")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, key = parse_global_id(id)
+        reader = info.context.reader
+        if type_name == "Complaint":
+            actor = info.context.staff()
+            if "complaints:read" not in actor.scopes:
+                from lapor.platform.errors import DomainError
+
+                raise DomainError("FORBIDDEN", "this object needs the scope 'complaints:read'")
+            record = await reader.run(lambda conn: queries.complaint_by_tracking_id(conn, key))
+            if record is None or (actor.unit_id is not None and record.unit_id != actor.unit_id):
+                return None
+            return Complaint.from_record(record)
+        if type_name in ("Unit", "Category") and key.isdigit():
+            table, kind = (unit, Unit) if type_name == "Unit" else (category, Category)
+            rows = await reader.run(lambda conn: queries.rows_by_id(conn, table, [int(key)]))
+            row = rows.get(int(key))
+            return kind.from_row(row) if row else None
+        return None

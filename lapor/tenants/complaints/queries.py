@@ -1,0 +1,230 @@
+"""Reading complaints: filtered keyset pages, and batch lookups for DataLoaders.
+
+Every function takes a connection already inside the tenant transaction; none knows GraphQL.
+Batch functions take many ids and answer in one statement, so a page of 50 costs what a page
+of 5 does.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import enum
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from lapor.platform.errors import DomainError
+from lapor.tenants.complaints.records import ComplaintRecord, EventRecord
+from lapor.tenants.enums import Channel, ComplaintKind, ComplaintStatus
+from lapor.tenants.tables import attachment, category, complaint, complaint_event, unit
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+# Shown in the public feed: verified and onwards, never archived (spam, not a public service).
+PUBLIC_STATUSES = (
+    ComplaintStatus.VERIFIED,
+    ComplaintStatus.IN_PROGRESS,
+    ComplaintStatus.RESPONDED,
+    ComplaintStatus.CLOSED,
+)
+_AGENCY_OWES = (ComplaintStatus.SUBMITTED, ComplaintStatus.VERIFIED, ComplaintStatus.IN_PROGRESS)
+
+
+class ComplaintOrder(enum.StrEnum):
+    SUBMITTED_AT_DESC = "SUBMITTED_AT_DESC"
+    SUBMITTED_AT_ASC = "SUBMITTED_AT_ASC"
+    DEADLINE_AT_ASC = "DEADLINE_AT_ASC"
+    UPDATED_AT_DESC = "UPDATED_AT_DESC"
+
+
+_ORDER_COLUMNS: dict[ComplaintOrder, tuple[sa.Column, bool]] = {
+    ComplaintOrder.SUBMITTED_AT_DESC: (complaint.c.submitted_at, True),
+    ComplaintOrder.SUBMITTED_AT_ASC: (complaint.c.submitted_at, False),
+    ComplaintOrder.DEADLINE_AT_ASC: (complaint.c.deadline_at, False),
+    ComplaintOrder.UPDATED_AT_DESC: (complaint.c.updated_at, True),
+}
+
+
+@dataclass(frozen=True)
+class ComplaintFilter:
+    statuses: tuple[ComplaintStatus, ...] = ()
+    kinds: tuple[ComplaintKind, ...] = ()
+    channels: tuple[Channel, ...] = ()
+    category_ids: tuple[int, ...] = ()
+    unit_ids: tuple[int, ...] = ()
+    late: bool | None = None
+    submitted_from: dt.datetime | None = None
+    submitted_to: dt.datetime | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[ComplaintRecord]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if not 0 <= first <= MAX_PAGE:
+        raise DomainError("INVALID_INPUT", f"first must be between 0 and {MAX_PAGE}", "first")
+    return first
+
+
+def _encode_cursor(order: ComplaintOrder, value: dt.datetime | None, row_id: int) -> str:
+    payload = json.dumps([order.value, value.isoformat() if value else None, row_id])
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: ComplaintOrder) -> tuple[dt.datetime | None, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        if kind != order.value or not isinstance(row_id, int):
+            raise ValueError
+        return (dt.datetime.fromisoformat(value) if value else None), row_id
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise DomainError(
+            "INVALID_CURSOR", "the cursor is not valid for this list and ordering", "after"
+        ) from None
+
+
+def _conditions(flt: ComplaintFilter, now: dt.datetime) -> list[sa.ColumnElement[bool]]:
+    c = complaint.c
+    where: list[sa.ColumnElement[bool]] = []
+    if flt.statuses:
+        where.append(c.status.in_([s.value for s in flt.statuses]))
+    if flt.kinds:
+        where.append(c.kind.in_([k.value for k in flt.kinds]))
+    if flt.channels:
+        where.append(c.channel.in_([ch.value for ch in flt.channels]))
+    if flt.category_ids:
+        where.append(c.category_id.in_(flt.category_ids))
+    if flt.unit_ids:
+        where.append(c.unit_id.in_(flt.unit_ids))
+    late = sa.and_(c.status.in_([s.value for s in _AGENCY_OWES]), c.deadline_at < now)
+    if flt.late is True:
+        where.append(late)
+    elif flt.late is False:
+        where.append(sa.not_(late))
+    if flt.submitted_from:
+        where.append(c.submitted_at >= flt.submitted_from)
+    if flt.submitted_to:
+        where.append(c.submitted_at < flt.submitted_to)
+    if flt.text and flt.text.strip():
+        document = sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), c.title + " " + c.body)
+        query = sa.func.websearch_to_tsquery(sa.literal_column("'simple'::regconfig"), flt.text.strip())
+        where.append(document.op("@@")(query))
+    return where
+
+
+async def list_complaints(
+    conn: AsyncConnection,
+    flt: ComplaintFilter,
+    *,
+    order: ComplaintOrder = ComplaintOrder.SUBMITTED_AT_DESC,
+    first: int | None = None,
+    after: str | None = None,
+    unit_scope: int | None = None,
+    public_only: bool = False,
+    now: dt.datetime | None = None,
+) -> Page:
+    """One keyset page. ``unit_scope`` confines a unit officer; ``public_only`` is the public feed."""
+    size = page_size(first)
+    now = now or dt.datetime.now(dt.UTC)
+    column, descending = _ORDER_COLUMNS[order]
+    where = _conditions(flt, now)
+    if unit_scope is not None:
+        where.append(complaint.c.unit_id == unit_scope)
+    if public_only:
+        where += [
+            complaint.c.status.in_([s.value for s in PUBLIC_STATUSES]),
+            sa.not_(complaint.c.confidential),
+        ]
+    # NULL deadlines sort last; the cursor compares (coalesced value, id).
+    key = sa.func.coalesce(column, sa.literal(dt.datetime.max.replace(tzinfo=dt.UTC)))
+    if after:
+        value, row_id = _decode_cursor(after, order)
+        value = value or dt.datetime.max.replace(tzinfo=dt.UTC)
+        pair, bound = sa.tuple_(key, complaint.c.id), sa.tuple_(sa.literal(value), sa.literal(row_id))
+        where.append(pair < bound if descending else pair > bound)
+    ordering = [key.desc(), complaint.c.id.desc()] if descending else [key.asc(), complaint.c.id.asc()]
+    rows = (await conn.execute(sa.select(complaint).where(*where).order_by(*ordering).limit(size + 1))).all()
+    records = [ComplaintRecord.from_row(row) for row in rows[:size]]
+    cursors = [_encode_cursor(order, getattr(r, column.name), r.id) for r in records]
+    return Page(records, cursors, has_next_page=len(rows) > size, has_previous_page=after is not None)
+
+
+async def count_complaints(
+    conn: AsyncConnection, flt: ComplaintFilter, *, unit_scope: int | None = None, public_only: bool = False
+) -> int:
+    where = _conditions(flt, dt.datetime.now(dt.UTC))
+    if unit_scope is not None:
+        where.append(complaint.c.unit_id == unit_scope)
+    if public_only:
+        where += [
+            complaint.c.status.in_([s.value for s in PUBLIC_STATUSES]),
+            sa.not_(complaint.c.confidential),
+        ]
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(complaint).where(*where)) or 0)
+
+
+async def complaint_by_tracking_id(conn: AsyncConnection, tracking_id: str) -> ComplaintRecord | None:
+    row = (await conn.execute(sa.select(complaint).where(complaint.c.tracking_id == tracking_id))).first()
+    return ComplaintRecord.from_row(row) if row else None
+
+
+async def timelines(conn: AsyncConnection, complaint_ids: Sequence[int]) -> dict[int, list[EventRecord]]:
+    rows = await conn.execute(
+        sa.select(complaint_event)
+        .where(complaint_event.c.complaint_id.in_(complaint_ids))
+        .order_by(complaint_event.c.complaint_id, complaint_event.c.id)
+    )
+    grouped: dict[int, list[EventRecord]] = defaultdict(list)
+    for row in rows:
+        grouped[row.complaint_id].append(EventRecord.from_row(row))
+    return grouped
+
+
+async def last_events(conn: AsyncConnection, complaint_ids: Sequence[int]) -> dict[int, EventRecord]:
+    rows = await conn.execute(
+        sa.select(complaint_event)
+        .ext(distinct_on(complaint_event.c.complaint_id))
+        .where(complaint_event.c.complaint_id.in_(complaint_ids))
+        .order_by(complaint_event.c.complaint_id, complaint_event.c.id.desc())
+    )
+    return {row.complaint_id: EventRecord.from_row(row) for row in rows}
+
+
+async def rows_by_id(conn: AsyncConnection, table: sa.Table, ids: Sequence[int]) -> dict[int, sa.Row]:
+    rows = await conn.execute(sa.select(table).where(table.c.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def attachments_of(conn: AsyncConnection, complaint_ids: Sequence[int]) -> dict[int, list[sa.Row]]:
+    rows = await conn.execute(
+        sa.select(attachment).where(attachment.c.complaint_id.in_(complaint_ids)).order_by(attachment.c.id)
+    )
+    grouped: dict[int, list[sa.Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row.complaint_id].append(row)
+    return grouped
+
+
+async def all_units(conn: AsyncConnection) -> list[sa.Row]:
+    return list(await conn.execute(sa.select(unit).order_by(unit.c.name)))
+
+
+async def all_categories(conn: AsyncConnection) -> list[sa.Row]:
+    return list(await conn.execute(sa.select(category).order_by(category.c.sort_order, category.c.name)))

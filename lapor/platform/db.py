@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from sqlalchemy.engine import make_url
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lapor.settings import Settings
@@ -75,6 +76,24 @@ class Database:
         self._engines: dict[str, AsyncEngine] = {
             MAIN_CLUSTER: create_engine(url, settings, pool_size=pool_size, max_overflow=max_overflow)
         }
+        self._sync: Engine | None = None
+
+    @property
+    def sync_public(self) -> Engine:
+        """A small synchronous engine for libraries that are not async (Authlib's grant flows run
+        in a thread pool). Created on first use."""
+        if self._sync is None:
+            self._sync = sa.create_engine(
+                async_url(self.url),
+                pool_size=4,
+                max_overflow=4,
+                pool_pre_ping=True,
+                connect_args={
+                    "prepare_threshold": self.settings.db_prepare_threshold,
+                    "application_name": "lapor",
+                },
+            )
+        return self._sync
 
     @property
     def public(self) -> AsyncEngine:
@@ -91,3 +110,5 @@ class Database:
     async def dispose(self) -> None:
         for engine in self._engines.values():
             await engine.dispose()
+        if self._sync is not None:
+            self._sync.dispose()

@@ -6,6 +6,7 @@ The ``public`` Alembic track creates these; this ``MetaData`` is what queries ar
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 public_metadata = sa.MetaData(schema="public")
 
@@ -70,4 +71,86 @@ deadline_policy = sa.Table(
     sa.Column("working_days", sa.Integer, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.CheckConstraint("working_days > 0", name="deadline_policy_positive"),
+)
+
+signing_key = sa.Table(
+    "signing_key",
+    public_metadata,
+    sa.Column("kid", sa.Text, primary_key=True),
+    sa.Column("algorithm", sa.Text, nullable=False),
+    sa.Column("public_jwk", JSONB, nullable=False),
+    sa.Column("private_encrypted", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+oauth_client = sa.Table(
+    "oauth_client",
+    public_metadata,
+    sa.Column("client_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("tenant_id", sa.BigInteger, sa.ForeignKey("public.tenant.id"), nullable=True),
+    sa.Column("national", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("secret_hash", sa.Text, nullable=True),
+    sa.Column("grant_types", ARRAY(sa.Text), nullable=False),
+    sa.Column("scopes", ARRAY(sa.Text), nullable=False),
+    sa.Column("redirect_uris", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+staff_user = sa.Table(
+    "staff_user",
+    public_metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("email", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+membership = sa.Table(
+    "membership",
+    public_metadata,
+    sa.Column(
+        "user_id", sa.BigInteger, sa.ForeignKey("public.staff_user.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "tenant_id", sa.BigInteger, sa.ForeignKey("public.tenant.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("unit_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
+authorization_code = sa.Table(
+    "authorization_code",
+    public_metadata,
+    sa.Column("code_hash", sa.Text, primary_key=True),
+    sa.Column("client_id", sa.Text, sa.ForeignKey("public.oauth_client.client_id"), nullable=False),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("public.staff_user.id"), nullable=False),
+    sa.Column("redirect_uri", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("code_challenge", sa.Text, nullable=False),
+    sa.Column("code_challenge_method", sa.Text, nullable=False),
+    sa.Column("auth_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+refresh_token = sa.Table(
+    "refresh_token",
+    public_metadata,
+    sa.Column("token_hash", sa.Text, primary_key=True),
+    sa.Column("family_id", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text, sa.ForeignKey("public.oauth_client.client_id"), nullable=False),
+    sa.Column("user_id", sa.BigInteger, sa.ForeignKey("public.staff_user.id"), nullable=True),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rotated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("refresh_token_family_idx", "family_id"),
 )

@@ -73,6 +73,10 @@ class Settings:
     secret_key: str | None = None
     """``LAPOR_SECRET_KEY``: encrypts reporter contact data and keys fingerprints. Unset: a key
     file under the data dir is created once (fine for one machine, not for several)."""
+    issuer: str | None = None
+    """``LAPOR_ISSUER``: the OAuth issuer URL (default ``http(s)://<base domain>``)."""
+    oauth_allow_http: bool | None = None
+    """``LAPOR_OAUTH_ALLOW_HTTP``: OAuth over plain http (default: only for *.localhost and *.test)."""
     dev_auth: bool = False
     """``LAPOR_DEV_AUTH=1``: accept the temporary ``X-Lapor-Dev-Staff`` header (until OAuth)."""
 
@@ -99,8 +103,25 @@ class Settings:
             host_cache_ttl=_float(env, "LAPOR_HOST_CACHE_TTL", 30.0),
             log_level=(env.get("LAPOR_LOG_LEVEL") or "INFO").upper(),
             secret_key=env.get("LAPOR_SECRET_KEY") or None,
+            issuer=(env.get("LAPOR_ISSUER") or "").rstrip("/") or None,
+            oauth_allow_http=_bool(env, "LAPOR_OAUTH_ALLOW_HTTP", False)
+            if env.get("LAPOR_OAUTH_ALLOW_HTTP")
+            else None,
             dev_auth=_bool(env, "LAPOR_DEV_AUTH", False),
         )
+
+    @property
+    def allows_http_oauth(self) -> bool:
+        if self.oauth_allow_http is not None:
+            return self.oauth_allow_http
+        domain = self.base_domain
+        return domain in ("localhost", "test") or domain.endswith((".localhost", ".test"))
+
+    @property
+    def oauth_issuer(self) -> str:
+        if self.issuer:
+            return self.issuer
+        return f"{'http' if self.allows_http_oauth else 'https'}://{self.base_domain}"
 
     def with_database(self, url: str) -> Settings:
         return replace(self, database_url=url)
@@ -120,5 +141,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LAPOR_LOG_LEVEL": "DEBUG, INFO, WARNING, ERROR. Default: INFO.",
     "LAPOR_SECRET_KEY": "At least 32 random bytes (base64 or hex) for reporter data encryption. "
     "Default: a key file in the data dir.",
+    "LAPOR_ISSUER": "OAuth issuer URL, e.g. https://lapor.go.id. Default: http(s)://<base domain>.",
+    "LAPOR_OAUTH_ALLOW_HTTP": "1 to allow OAuth over plain http. "
+    "Default: only when the base domain is *.localhost or *.test.",
     "LAPOR_DEV_AUTH": "1 to accept the temporary X-Lapor-Dev-Staff header (development only). Default: 0.",
 }

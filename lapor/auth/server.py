@@ -14,11 +14,12 @@ import secrets as random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidRequestError, OAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc6749.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -66,7 +67,7 @@ class OAuthRequest(OAuth2Request):
     """An Authlib request built from an already-read Starlette request."""
 
     def __init__(
-        self, method: str, uri: str, headers: dict[str, str], query: list[tuple[str, str]],
+        self, method: str, uri: str, headers: Mapping[str, str], query: list[tuple[str, str]],
         form: list[tuple[str, str]],
     ) -> None:  # fmt: skip
         super().__init__(method=method, uri=uri, headers=headers)
@@ -175,10 +176,27 @@ def _scope_for(requested: str, client: Client, principal: StaffPrincipal | None)
 
 
 class S256Only(CodeChallenge):
-    """PKCE required, and only S256: 'plain' gives an eavesdropper the verifier."""
+    """PKCE for every client, and only S256: 'plain' gives an eavesdropper the verifier.
+
+    Authlib's ``CodeChallenge(required=True)`` only insists for public clients and accepts a
+    missing method as 'plain'; here a challenge and ``S256`` are always required.
+    """
 
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 - Authlib's class attribute
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge and code_challenge_method=S256")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
 
 
 class CodeGrant(AuthorizationCodeGrant):
@@ -366,6 +384,16 @@ class Revocation(RevocationEndpoint):
             )
 
 
+class _TokenInfo(dict):
+    """Claims of a token as Authlib's introspection expects them (with expiry and revocation)."""
+
+    def is_expired(self) -> bool:
+        return int(self.get("exp", 0)) <= time.time()
+
+    def is_revoked(self) -> bool:
+        return False  # access tokens: the route asks the revocation list; refresh: filtered below
+
+
 class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
 
@@ -373,18 +401,18 @@ class Introspection(IntrospectionEndpoint):
         if hint != "refresh_token":
             claims = _decode_access_token(self.server, value)
             if claims is not None:
-                return {"type": "access_token", **claims}
+                return _TokenInfo(type="access_token", **claims)
         with self.server.db.sync_public.connect() as conn:
             row = conn.execute(
                 sa.select(refresh_token).where(refresh_token.c.token_hash == token_digest(value))
             ).first()
         if row is None or row.rotated_at or row.revoked_at or row.expires_at <= dt.datetime.now(dt.UTC):
             return None
-        return {
-            "type": "refresh_token", "client_id": row.client_id, "scope": row.scope,
-            "exp": int(row.expires_at.timestamp()), "iat": int(row.issued_at.timestamp()),
-            "sub": f"user:{row.user_id}" if row.user_id else row.client_id,
-        }  # fmt: skip
+        return _TokenInfo(
+            type="refresh_token", client_id=row.client_id, scope=row.scope,
+            exp=int(row.expires_at.timestamp()), iat=int(row.issued_at.timestamp()),
+            sub=f"user:{row.user_id}" if row.user_id else row.client_id,
+        )  # fmt: skip
 
     def check_permission(self, token: dict[str, Any], client: Client, request: OAuthRequest) -> bool:
         """A client may introspect its own tokens and those meant for its audience."""

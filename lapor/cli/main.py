@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from lapor.cli import auth as auth_command
 from lapor.cli import holidays as holidays_command
 from lapor.cli import migrate as migrate_command
 from lapor.cli import serve as serve_command
@@ -23,6 +24,9 @@ app.command("serve")(serve_command.serve)
 app.command("migrate")(migrate_command.migrate)
 app.add_typer(tenants_command.app, name="tenants")
 app.add_typer(holidays_command.app, name="holidays")
+app.add_typer(auth_command.clients, name="clients")
+app.add_typer(auth_command.users, name="users")
+app.add_typer(auth_command.keys, name="keys")
 
 
 @app.command("schema")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -10,8 +11,9 @@ import uvicorn
 
 from lapor.cli.common import configure_logging, console, fail, load_settings, open_database, run
 from lapor.cli.migrate import migrate_all
-from lapor.demo import ensure_demo_world
+from lapor.demo import DEMO_TENANTS, SAMPLE_TENANT, DemoSample, build_demo_world
 from lapor.platform.embedded import database_url_from
+from lapor.settings import Settings
 from lapor.tenants.registry import list_tenants
 
 
@@ -35,23 +37,37 @@ def serve(
     # Worker processes read the same database (the embedded server's URL included).
     os.environ["LAPOR_DATABASE_URL"] = database_url
     settings = settings.with_database(database_url)
+    if demo and not os.environ.get("LAPOR_DEV_AUTH"):
+        # A demo is for trying things: let the development staff header work (workers read the env).
+        os.environ["LAPOR_DEV_AUTH"] = "1"
+        settings = replace(settings, dev_auth=True)
+        console.print("demo: LAPOR_DEV_AUTH=1 for this run: the X-Lapor-Dev-Staff header is accepted.")
 
-    async def prepare() -> list[str]:
+    async def prepare() -> tuple[list[str], DemoSample | None]:
         async with open_database(settings, pool_size=settings.migrate_workers + 1) as db:
             report = await migrate_all(db, settings.migrate_workers, show_progress=True)
             if not report.ok:
                 fail(f"migrations failed for: {', '.join(sorted(report.failed))}", code="MIGRATION_FAILED")
+            sample = None
             if demo:
-                created = await ensure_demo_world(db, settings.base_domain)
-                if created:
-                    console.print(f"demo: provisioned {len(created)} tenants")
-            return [t.slug for t in await list_tenants(db)]
+                world = await build_demo_world(db, settings.base_domain, settings)
+                if world.created:
+                    console.print(f"demo: provisioned {len(world.created)} tenants")
+                if world.complaints:
+                    console.print(
+                        f"demo: seeded {sum(world.complaints.values())} sample complaints in "
+                        f"{len(world.complaints)} tenants ({world.seconds:.1f} s)"
+                    )
+                sample = world.sample
+            return [t.slug for t in await list_tenants(db)], sample
 
-    slugs = run(prepare())
+    slugs, sample = run(prepare())
     shown = f":{port}" if port != 80 else ""
     console.print("[bold]LAPOR is serving[/] (GraphiQL on GET /graphql):")
     for slug in slugs:
         console.print(f"  http://{slug}.{settings.base_domain}{shown}/graphql")
+    if demo:
+        _demo_hint(settings, shown, sample)
     uvicorn.run(
         "lapor.platform.app:app_from_env",
         factory=True,
@@ -61,3 +77,34 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
+
+
+def _demo_hint(settings: Settings, shown_port: str, sample: DemoSample | None) -> None:
+    """How to act in the demo: as staff (development header) and, after seeding, as a reporter."""
+    slug = sample.tenant if sample else SAMPLE_TENANT
+    url = f"http://{slug}.{settings.base_domain}{shown_port}/graphql"
+    if settings.dev_auth:
+        staff_name = f"Admin {next(s.name for s in DEMO_TENANTS if s.slug == slug)}"
+        query = '{"query": "{ complaints(first: 5) { nodes { trackingId status title } } }"}'
+        console.print(
+            f"[bold]Act as staff[/]: send the header 'X-Lapor-Dev-Staff: {staff_name}' (any name; "
+            "'X-Lapor-Dev-Unit: <unit id>' for a unit officer), in GraphiQL's headers pane or e.g.:",
+            soft_wrap=True,
+        )
+        console.print(
+            f"  curl -s {url} -H 'Content-Type: application/json' -H 'X-Lapor-Dev-Staff: {staff_name}' "
+            f"-d '{query}'",
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+    else:
+        console.print(
+            "LAPOR_DEV_AUTH is off, so X-Lapor-Dev-Staff is ignored: set LAPOR_DEV_AUTH=1 to act as staff."
+        )
+    if sample is not None:
+        console.print(
+            f'[bold]Act as a reporter[/] on {url}: trackComplaint(trackingId: "{sample.tracking_id}", '
+            f'accessCode: "{sample.access_code}") ({sample.status.value}: accept, dispute or reply to it)',
+            soft_wrap=True,
+        )

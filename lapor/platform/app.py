@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lapor.auth.routes import OAUTH_PATHS, oauth_routes
 from lapor.platform.embedded import database_url_from
 from lapor.platform.services import Services
 from lapor.platform.tenant_middleware import TenantHostMiddleware
@@ -54,7 +55,9 @@ class _LazyTenantHosts:
             return
         if self._wrapped is None:
             services: Services = scope["app"].state.services
-            self._wrapped = TenantHostMiddleware(self.app, services.directory)
+            self._wrapped = TenantHostMiddleware(
+                self.app, services.directory, exempt_paths={"/healthz", "/readyz", *OAUTH_PATHS}
+            )
         await self._wrapped(scope, receive, send)
 
 
@@ -74,6 +77,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *oauth_routes(),
         ],
         middleware=[Middleware(_LazyTenantHosts)],
         lifespan=lifespan,

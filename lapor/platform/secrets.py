@@ -61,6 +61,8 @@ class Secrets:
         self._cipher = AESGCM(_derive(master, b"reporter encryption"))
         self._fingerprint_key = _derive(master, b"fingerprint")
         self._code_key = _derive(master, b"access code")
+        self.form_key = _derive(master, b"login form")
+        """Keys the CSRF tokens of the OAuth login form."""
 
     def encrypt(self, plaintext: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
+
+from lapor.auth.keys import SigningKeys
+from lapor.auth.revocations import Revocations
+from lapor.auth.server import LaporAuthorizationServer
 from lapor.platform.bus import Bus, make_bus
 from lapor.platform.calendar import CalendarStore
 from lapor.platform.db import Database
@@ -22,6 +28,10 @@ class Services:
     secrets: Secrets
     calendars: CalendarStore
     complaints: ComplaintService
+    redis: Redis | None
+    keys: SigningKeys
+    revocations: Revocations
+    oauth: LaporAuthorizationServer
 
     @classmethod
     async def start(cls, settings: Settings, database_url: str) -> Services:
@@ -32,6 +42,13 @@ class Services:
         calendars = CalendarStore(db)
         await calendars.attach(bus)
         secrets = load_secrets(settings)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        keys = SigningKeys(db, secrets)
+        await keys.ensure()
+        await keys.attach(bus)
+        if settings.allows_http_oauth:
+            # Authlib's documented switch for plain-http development hosts (*.localhost, *.test).
+            os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
         return cls(
             settings=settings,
             db=db,
@@ -40,8 +57,14 @@ class Services:
             secrets=secrets,
             calendars=calendars,
             complaints=ComplaintService(db, secrets, calendars),
+            redis=redis,
+            keys=keys,
+            revocations=Revocations(redis),
+            oauth=LaporAuthorizationServer(db, keys, settings.oauth_issuer),
         )
 
     async def close(self) -> None:
         await self.bus.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.dispose()

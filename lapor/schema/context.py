@@ -24,6 +24,8 @@ class LaporContext:
     services: Services
     actor: Actor | None = None
     """The authenticated staff member or client, ``None`` for the public."""
+    auth_error: DomainError | None = None
+    """Why the presented token was refused (raised when a field needs the caller)."""
     loaders: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
@@ -32,6 +34,8 @@ class LaporContext:
 
     def staff(self) -> Actor:
         """The caller, who must be authenticated (public callers get ``UNAUTHENTICATED``)."""
+        if self.auth_error is not None:
+            raise self.auth_error
         if self.actor is None:
-            raise DomainError("UNAUTHENTICATED", "this operation needs an authenticated caller")
+            raise DomainError("UNAUTHENTICATED", "this operation needs an access token (OAuth 2 bearer)")
         return self.actor

@@ -11,6 +11,8 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from lapor.auth.bearer import actor_for, bearer_token, verify
+from lapor.platform.errors import DomainError
 from lapor.schema.context import LaporContext
 from lapor.schema.dev_auth import actor_from_dev_headers
 from lapor.schema.errors import format_error
@@ -19,11 +21,21 @@ from lapor.schema.errors import format_error
 class LaporGraphQL(GraphQL[LaporContext, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> LaporContext:
         services = request.app.state.services
+        tenant = request.scope["state"]["tenant"]
+        actor, problem = None, None
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            if token is not None:
+                claims = await verify(
+                    token, services.keys, services.revocations, services.settings.oauth_issuer
+                )
+                actor = actor_for(claims, tenant)
+            else:
+                actor = actor_from_dev_headers(request, services.settings.dev_auth)
+        except DomainError as error:
+            problem = error  # raised by the first field that needs a caller; public fields still work
         return LaporContext(
-            request=request,
-            tenant=request.scope["state"]["tenant"],
-            services=services,
-            actor=actor_from_dev_headers(request, services.settings.dev_auth),
+            request=request, tenant=tenant, services=services, actor=actor, auth_error=problem
         )
 
     async def process_result(

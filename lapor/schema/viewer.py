@@ -27,6 +27,8 @@ class Viewer:
 class ViewerQuery:
     @strawberry.field(description="The caller; null for an anonymous (public) caller.")
     def viewer(self, info: Info) -> Viewer | None:
+        if info.context.auth_error is not None:
+            raise info.context.auth_error  # a token was presented and refused: say why
         actor = info.context.actor
         if actor is None:
             return None

@@ -35,6 +35,12 @@ class Actor:
     scopes: frozenset[str] = field(default_factory=frozenset)
     unit_id: int | None = None
     """Set for a unit officer: confined to complaints disposed to this unit."""
+    client_id: str | None = None
+    """The OAuth client the request came through."""
+    subject: str | None = None
+    """``user:<id>`` for staff, the client id for machine clients."""
+    audit_reads: bool = False
+    """Reads by this actor are written to the tenant's audit log (the Ombudsman across tenants)."""
 
     @property
     def label(self) -> str:

@@ -10,11 +10,13 @@ from lapor.schema.complaints.resolvers import ComplaintQuery
 from lapor.schema.limits import extensions
 from lapor.schema.reference.resolvers import ReferenceMutation, ReferenceQuery
 from lapor.schema.request_scope import CloseRequestDatabase
+from lapor.schema.routing.mutations import RoutingMutation
+from lapor.schema.routing.resolvers import RoutingQuery
 from lapor.schema.tenants.resolvers import TenantQuery
 from lapor.schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (ViewerQuery, TenantQuery, ComplaintQuery, ReferenceQuery))
-Mutation = merge_types("Mutation", (ComplaintMutation, ReferenceMutation))
+Query = merge_types("Query", (ViewerQuery, TenantQuery, ComplaintQuery, ReferenceQuery, RoutingQuery))
+Mutation = merge_types("Mutation", (ComplaintMutation, ReferenceMutation, RoutingMutation))
 
 schema = strawberry.Schema(
     query=Query,

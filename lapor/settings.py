@@ -77,8 +77,6 @@ class Settings:
     """``LAPOR_ISSUER``: the OAuth issuer URL (default ``http(s)://<base domain>``)."""
     oauth_allow_http: bool | None = None
     """``LAPOR_OAUTH_ALLOW_HTTP``: OAuth over plain http (default: only for *.localhost and *.test)."""
-    dev_auth: bool = False
-    """``LAPOR_DEV_AUTH=1``: accept the temporary ``X-Lapor-Dev-Staff`` header (until OAuth)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,7 +105,6 @@ class Settings:
             oauth_allow_http=_bool(env, "LAPOR_OAUTH_ALLOW_HTTP", False)
             if env.get("LAPOR_OAUTH_ALLOW_HTTP")
             else None,
-            dev_auth=_bool(env, "LAPOR_DEV_AUTH", False),
         )
 
     @property
@@ -144,5 +141,4 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LAPOR_ISSUER": "OAuth issuer URL, e.g. https://lapor.go.id. Default: http(s)://<base domain>.",
     "LAPOR_OAUTH_ALLOW_HTTP": "1 to allow OAuth over plain http. "
     "Default: only when the base domain is *.localhost or *.test.",
-    "LAPOR_DEV_AUTH": "1 to accept the temporary X-Lapor-Dev-Staff header (development only). Default: 0.",
 }

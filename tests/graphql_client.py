@@ -1,4 +1,4 @@
-"""A small GraphQL client for tests: host, optional development staff identity, error helpers."""
+"""A small GraphQL client for tests: the tenant host, an optional staff bearer token, error helpers."""
 
 from __future__ import annotations
 
@@ -7,29 +7,23 @@ from typing import Any
 import httpx
 
 from tests.conftest import BASE_DOMAIN
+from tests.oauth_helpers import bearer_for
 
 
 class Gql:
+    """Requests to one tenant's host; ``staff=...`` sends a real bearer token (see oauth_helpers)."""
+
     def __init__(self, client: httpx.AsyncClient, slug: str | None) -> None:
         self.client = client
+        self.slug = slug
         self.host = f"{slug}.{BASE_DOMAIN}" if slug else BASE_DOMAIN
 
     async def raw(
-        self,
-        query: str,
-        *,
-        staff: str | None = None,
-        scopes: str | None = None,
-        unit: int | None = None,
-        **variables: Any,
+        self, query: str, *, staff: str | None = None, scopes: str | None = None, **variables: Any
     ) -> dict[str, Any]:
         headers = {"host": self.host}
         if staff:
-            headers["x-lapor-dev-staff"] = staff
-        if scopes is not None:
-            headers["x-lapor-dev-scopes"] = scopes
-        if unit is not None:
-            headers["x-lapor-dev-unit"] = str(unit)
+            headers["authorization"] = f"Bearer {await bearer_for(self.client, self.slug, scopes)}"
         response = await self.client.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers
         )

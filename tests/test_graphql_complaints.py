@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
 
 from lapor.schema import schema
 from tests.apps import running_app
 from tests.graphql_client import Gql, codes
+from tests.oauth_helpers import remember_app
 from tests.sql_counter import count_statements
 
 SUBMIT = """
@@ -36,8 +35,9 @@ def submission(**overrides):
 
 
 @pytest.fixture
-async def app_client(settings):
-    async with running_app(dataclasses.replace(settings, dev_auth=True)) as (app, client):
+async def app_client(settings, db):
+    async with running_app(settings) as (app, client):
+        remember_app(client, app, db)
         yield app, client
 
 

@@ -3,7 +3,6 @@ transfer targets, isolation between tenant hosts, and DataLoader batching."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import httpx
@@ -18,6 +17,7 @@ from lapor.tenants.reference import create_unit
 from lapor.tenants.tables import audit_event, category, routing_rule
 from tests.apps import running_app
 from tests.conftest import BASE_DOMAIN
+from tests.oauth_helpers import bearer_for, remember_app
 from tests.sql_counter import count_statements
 
 RULE_FIELDS = """
@@ -43,9 +43,10 @@ PREVIEW = """query($input: RoutingPreviewInput!) {
 
 
 @pytest.fixture
-async def served(settings) -> Any:
-    """The app with the development identity headers switched on (until OAuth lands)."""
-    async with running_app(dataclasses.replace(settings, dev_auth=True)) as (app, http):
+async def served(settings, db) -> Any:
+    """The app; staff requests carry real bearer tokens (oauth_helpers.bearer_for)."""
+    async with running_app(settings) as (app, http):
+        remember_app(http, app, db)
         yield app, http
 
 
@@ -67,13 +68,11 @@ async def post(
     scopes: str | None = None,
     **variables: object,
 ) -> dict[str, Any]:
-    """POST a GraphQL operation to ``tenant``'s host as a dev-auth staff member (all scopes
-    unless ``scopes`` narrows them; ``staff_name=None`` sends no identity at all)."""
+    """POST a GraphQL operation to ``tenant``'s host with a staff token (every staff scope
+    unless ``scopes`` narrows them; ``staff_name=None`` sends no token at all)."""
     headers = {"host": host_of(tenant)}
     if staff_name is not None:
-        headers["x-lapor-dev-staff"] = staff_name
-    if scopes is not None:
-        headers["x-lapor-dev-scopes"] = scopes
+        headers["authorization"] = f"Bearer {await bearer_for(client, tenant.slug, scopes)}"
     response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
     assert response.status_code == 200, response.text
     assert "Traceback" not in response.text
@@ -290,11 +289,13 @@ async def test_no_identity_is_unauthenticated(client, db, make_regency) -> None:
     assert await counts(db, tenant) == before
 
 
-async def test_dev_identity_is_ignored_unless_dev_auth_is_on(settings, make_regency) -> None:
+async def test_the_old_development_header_grants_nothing(client, make_regency) -> None:
+    """The temporary X-Lapor-Dev-Staff header is gone: only OAuth bearer tokens identify staff."""
     tenant = await make_regency()
-    async with running_app(settings) as (_app, http):
-        body = await post(http, tenant, RULES)
-    assert top_level_code(body) == "UNAUTHENTICATED"
+    response = await client.post(
+        "/graphql", json={"query": RULES}, headers={"host": host_of(tenant), "x-lapor-dev-staff": "Admin"}
+    )
+    assert top_level_code(response.json()) == "UNAUTHENTICATED"
 
 
 @pytest.mark.parametrize(

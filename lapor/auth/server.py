@@ -331,7 +331,7 @@ class AccessTokens(JWTBearerTokenGenerator):
             if user.membership.unit_id is not None:
                 claims["unit"] = user.membership.unit_id
             return claims
-        return {}
+        return {"name": client.name}
 
 
 # --- endpoints -------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import uvicorn
 
 from lapor.cli.common import configure_logging, console, fail, load_settings, open_database, run
 from lapor.cli.migrate import migrate_all
-from lapor.demo import DEMO_TENANTS, SAMPLE_TENANT, DemoSample, build_demo_world
+from lapor.demo import SAMPLE_TENANT, DemoSample, build_demo_world
+from lapor.demo_access import DemoAccess, ensure_demo_access
 from lapor.platform.embedded import database_url_from
 from lapor.settings import Settings
 from lapor.tenants.registry import list_tenants
@@ -37,18 +38,18 @@ def serve(
     # Worker processes read the same database (the embedded server's URL included).
     os.environ["LAPOR_DATABASE_URL"] = database_url
     settings = settings.with_database(database_url)
-    if demo and not os.environ.get("LAPOR_DEV_AUTH"):
-        # A demo is for trying things: let the development staff header work (workers read the env).
-        os.environ["LAPOR_DEV_AUTH"] = "1"
-        settings = replace(settings, dev_auth=True)
-        console.print("demo: LAPOR_DEV_AUTH=1 for this run: the X-Lapor-Dev-Staff header is accepted.")
+    if not os.environ.get("LAPOR_ISSUER") and settings.allows_http_oauth:
+        # Tokens name the issuer the user actually reaches (with the port) in development.
+        issuer = f"http://{settings.base_domain}{'' if port == 80 else f':{port}'}"
+        os.environ["LAPOR_ISSUER"] = issuer
+        settings = replace(settings, issuer=issuer)
 
-    async def prepare() -> tuple[list[str], DemoSample | None]:
+    async def prepare() -> tuple[list[str], DemoSample | None, DemoAccess | None]:
         async with open_database(settings, pool_size=settings.migrate_workers + 1) as db:
             report = await migrate_all(db, settings.migrate_workers, show_progress=True)
             if not report.ok:
                 fail(f"migrations failed for: {', '.join(sorted(report.failed))}", code="MIGRATION_FAILED")
-            sample = None
+            sample, access = None, None
             if demo:
                 world = await build_demo_world(db, settings.base_domain, settings)
                 if world.created:
@@ -59,15 +60,16 @@ def serve(
                         f"{len(world.complaints)} tenants ({world.seconds:.1f} s)"
                     )
                 sample = world.sample
-            return [t.slug for t in await list_tenants(db)], sample
+                access = await ensure_demo_access(db, settings, sample.tenant if sample else SAMPLE_TENANT)
+            return [t.slug for t in await list_tenants(db)], sample, access
 
-    slugs, sample = run(prepare())
+    slugs, sample, access = run(prepare())
     shown = f":{port}" if port != 80 else ""
     console.print("[bold]LAPOR is serving[/] (GraphiQL on GET /graphql):")
     for slug in slugs:
         console.print(f"  http://{slug}.{settings.base_domain}{shown}/graphql")
-    if demo:
-        _demo_hint(settings, shown, sample)
+    if demo and access is not None:
+        _demo_hint(settings, shown, sample, access)
     uvicorn.run(
         "lapor.platform.app:app_from_env",
         factory=True,
@@ -79,29 +81,28 @@ def serve(
     )
 
 
-def _demo_hint(settings: Settings, shown_port: str, sample: DemoSample | None) -> None:
-    """How to act in the demo: as staff (development header) and, after seeding, as a reporter."""
-    slug = sample.tenant if sample else SAMPLE_TENANT
+def _demo_hint(settings: Settings, shown_port: str, sample: DemoSample | None, access: DemoAccess) -> None:
+    """How to act in the demo: as staff (OAuth client or login) and, after seeding, as a reporter."""
+    slug = access.tenant
     url = f"http://{slug}.{settings.base_domain}{shown_port}/graphql"
-    if settings.dev_auth:
-        staff_name = f"Admin {next(s.name for s in DEMO_TENANTS if s.slug == slug)}"
-        query = '{"query": "{ complaints(first: 5) { nodes { trackingId status title } } }"}'
-        console.print(
-            f"[bold]Act as staff[/]: send the header 'X-Lapor-Dev-Staff: {staff_name}' (any name; "
-            "'X-Lapor-Dev-Unit: <unit id>' for a unit officer), in GraphiQL's headers pane or e.g.:",
-            soft_wrap=True,
-        )
-        console.print(
-            f"  curl -s {url} -H 'Content-Type: application/json' -H 'X-Lapor-Dev-Staff: {staff_name}' "
-            f"-d '{query}'",
-            soft_wrap=True,
-            markup=False,
-            highlight=False,
-        )
-    else:
-        console.print(
-            "LAPOR_DEV_AUTH is off, so X-Lapor-Dev-Staff is ignored: set LAPOR_DEV_AUTH=1 to act as staff."
-        )
+    token_url = f"http://{slug}.{settings.base_domain}{shown_port}/oauth/token"
+    console.print(
+        f"[bold]Act as staff[/] of {slug}: demo client_id [bold]{access.client_id}[/], client_secret "
+        f"[bold]{access.client_secret}[/] (kept in {settings.data_dir}/demo-credentials.json). Get a token:",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  curl -s -u {access.client_id}:{access.client_secret} "
+        f"-d grant_type=client_credentials {token_url}",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        "  then send 'Authorization: Bearer <access_token>' (GraphiQL: the headers pane). Staff login for "
+        f"apps (authorization code + PKCE): {access.email} / {access.password}",
+        soft_wrap=True,
+    )
     if sample is not None:
         console.print(
             f'[bold]Act as a reporter[/] on {url}: trackComplaint(trackingId: "{sample.tracking_id}", '

@@ -14,7 +14,6 @@ from strawberry.types import ExecutionResult
 from lapor.auth.bearer import actor_for, bearer_token, verify
 from lapor.platform.errors import DomainError
 from lapor.schema.context import LaporContext
-from lapor.schema.dev_auth import actor_from_dev_headers
 from lapor.schema.errors import format_error
 
 
@@ -30,8 +29,6 @@ class LaporGraphQL(GraphQL[LaporContext, None]):
                     token, services.keys, services.revocations, services.settings.oauth_issuer
                 )
                 actor = actor_for(claims, tenant)
-            else:
-                actor = actor_from_dev_headers(request, services.settings.dev_auth)
         except DomainError as error:
             problem = error  # raised by the first field that needs a caller; public fields still work
         return LaporContext(

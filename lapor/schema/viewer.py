@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
+from lapor.platform.errors import DomainError
+from lapor.schema.audit import audit_complaint_reads
 from lapor.schema.common import Node, parse_global_id
 from lapor.schema.complaints.enums import ActorKind
 from lapor.schema.complaints.types import Complaint
@@ -41,12 +43,11 @@ class ViewerQuery:
         if type_name == "Complaint":
             actor = info.context.staff()
             if "complaints:read" not in actor.scopes:
-                from lapor.platform.errors import DomainError
-
                 raise DomainError("FORBIDDEN", "this object needs the scope 'complaints:read'")
             record = await reader.run(lambda conn: queries.complaint_by_tracking_id(conn, key))
             if record is None or (actor.unit_id is not None and record.unit_id != actor.unit_id):
                 return None
+            await audit_complaint_reads(info.context, [record])
             return Complaint.from_record(record)
         if type_name in ("Unit", "Category") and key.isdigit():
             table, kind = (unit, Unit) if type_name == "Unit" else (category, Category)

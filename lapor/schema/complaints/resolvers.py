@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from lapor.platform.errors import DomainError
+from lapor.schema.audit import audit_complaint_reads
 from lapor.schema.complaints.enums import ComplaintOrder
 from lapor.schema.complaints.inputs import ComplaintFilter, PublicComplaintFilter
 from lapor.schema.complaints.types import (
@@ -48,6 +48,7 @@ class ComplaintQuery:
                 unit_scope=actor.unit_id,
             )
         )
+        await audit_complaint_reads(info.context, page.records)
         return ComplaintConnection.from_page(page)
 
     @strawberry.field(permission_classes=[requires("complaints:read")])
@@ -58,6 +59,7 @@ class ComplaintQuery:
         )
         if record is None or (actor.unit_id is not None and record.unit_id != actor.unit_id):
             return None
+        await audit_complaint_reads(info.context, [record])
         return Complaint.from_record(record)
 
     @strawberry.field(description="Verified, non-confidential complaints, without reporter data.")
@@ -83,7 +85,3 @@ class ComplaintQuery:
             context.tenant, tracking_id.strip().upper(), access_code
         )
         return TrackedComplaint.from_record(record)
-
-
-def not_found(what: str) -> DomainError:
-    return DomainError("NOT_FOUND", f"no {what}")

@@ -1,0 +1,167 @@
+"""Every scope-protected field and mutation: allowed with its scope, FORBIDDEN without it,
+UNAUTHENTICATED with no token; unit officers confined; identity and Ombudsman reads audited."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from lapor.auth.roles import ALL_SCOPES, Role
+from lapor.tenants.context import tenant_transaction
+from lapor.tenants.tables import audit_event
+from tests.apps import running_app
+from tests.conftest import BASE_DOMAIN
+from tests.graphql_client import codes
+from tests.oauth_helpers import machine_token, user_token
+
+SUBMIT = (
+    'mutation { submitComplaint(input: {title: "Sampah menumpuk di pasar", '
+    'body: "Sampah tidak diangkut seminggu di Pasar Inpres.", categoryCode: "LINGKUNGAN", '
+    'reporter: {name: "Rahasia Sekali", phone: "+6281311112222"}}) { trackingId accessCode } }'
+)
+
+# (document, scope it needs); $t is a fresh tracking id, $u a unit id.
+PROTECTED = [
+    ("query($t: String!) { complaints(first: 1) { edges { cursor } } complaint(trackingId: $t) { id } }",
+     "complaints:read"),
+    ("mutation($t: String!) { verifyComplaint(input: {trackingId: $t}) { errors { code } } }", "complaints:triage"),
+    ('mutation($t: String!) { archiveComplaint(input: {trackingId: $t, reason: "Spam"}) { errors { code } } }',
+     "complaints:triage"),
+    ('mutation($t: String!) { requestInformation(input: {trackingId: $t, question: "Di mana?"}) '
+     "{ errors { code } } }", "complaints:triage"),
+    ("mutation($t: String!, $u: ID!) { assignComplaint(input: {trackingId: $t, unitId: $u}) { errors { code } } }",
+     "complaints:triage"),
+    ('mutation($t: String!) { respondToComplaint(input: {trackingId: $t, outcome: RESOLVED, message: "Selesai"}) '
+     "{ errors { code } } }", "complaints:respond"),
+    ("{ routingRules { id } }", "routing:read"),
+    ('{ routingPreview(input: {kind: COMPLAINT, channel: WEB, title: "Jalan rusak", body: "Jalan rusak parah"}) '
+     "{ matched } }", "routing:read"),
+    ('mutation { createRoutingRule(input: {name: "Uji", action: SET_PRIORITY, priority: HIGH}) '
+     "{ errors { code } } }", "routing:write"),
+    ('mutation { createUnit(input: {code: "UJI", name: "Unit Uji"}) { errors { code } } }', "units:write"),
+    ('mutation { createCategory(input: {code: "UJI", name: "Kategori Uji"}) { errors { code } } }', "tenant:admin"),
+    ("query($t: String!) { complaint(trackingId: $t) { reporter { name } } }", "reporters:read"),
+]  # fmt: skip
+
+
+@pytest.fixture
+async def world(settings, db, make_regency):
+    tenant = await make_regency()
+    async with running_app(settings) as (app, client):
+        yield app, client, tenant
+
+
+async def _post(client, host, token, query, **variables):
+    headers = {"host": host}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code == 200 and "Traceback" not in response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("document", "scope"), PROTECTED, ids=[s + str(i) for i, (_, s) in enumerate(PROTECTED)]
+)
+async def test_scope_is_required(world, db, document, scope):
+    app, client, tenant = world
+    host = f"{tenant.slug}.{BASE_DOMAIN}"
+    sent = (await _post(client, host, None, SUBMIT))["data"]["submitComplaint"]
+    admin = await machine_token(db, app, host, tenant=tenant.slug, scopes="units:write complaints:read")
+    unit = await _post(client, host, admin, 'mutation { createUnit(input: {code: "DLH", name: "DLH"}) '
+                       "{ unit { id } errors { code } } }")  # fmt: skip
+    unit_id = (unit["data"]["createUnit"]["unit"] or {}).get("id") or "VW5pdDox"
+    variables = {"t": sent["trackingId"], "u": unit_id}
+    used = {name: value for name, value in variables.items() if f"${name}" in document}
+
+    assert codes(await _post(client, host, None, document, **used)) and set(
+        codes(await _post(client, host, None, document, **used))
+    ) == {"UNAUTHENTICATED"}
+    without = " ".join(sorted(ALL_SCOPES - {scope, "national:read"}))
+    missing = await machine_token(db, app, host, tenant=tenant.slug, scopes=without)
+    assert "FORBIDDEN" in codes(await _post(client, host, missing, document, **used))
+    # The scope itself (plus complaints:read, which reaching a complaint's fields needs anyway).
+    holding = await machine_token(db, app, host, tenant=tenant.slug, scopes=f"{scope} complaints:read")
+    allowed = await _post(client, host, holding, document, **used)
+    assert not {"FORBIDDEN", "UNAUTHENTICATED"} & set(codes(allowed)), allowed
+
+
+async def _audit_rows(db, tenant, action: str) -> int:
+    async with tenant_transaction(db, tenant) as conn:
+        return await conn.scalar(
+            sa.select(sa.func.count()).select_from(audit_event).where(audit_event.c.action == action)
+        )
+
+
+async def test_reporter_identity_reads_are_audited(world, db):
+    app, client, tenant = world
+    host = f"{tenant.slug}.{BASE_DOMAIN}"
+    sent = (await _post(client, host, None, SUBMIT))["data"]["submitComplaint"]
+    token = await machine_token(db, app, host, tenant=tenant.slug, scopes="complaints:read reporters:read")
+    before = await _audit_rows(db, tenant, "reporter.read")
+    body = await _post(client, host, token, "query($t: String!) { complaint(trackingId: $t) { reporter { name } } }",
+                       t=sent["trackingId"])  # fmt: skip
+    assert body["data"]["complaint"]["reporter"]["name"] == "Rahasia Sekali"
+    assert await _audit_rows(db, tenant, "reporter.read") == before + 1
+
+
+async def test_unit_officer_sees_and_answers_only_its_unit(world, db):
+    app, client, tenant = world
+    host = f"{tenant.slug}.{BASE_DOMAIN}"
+    admin = await machine_token(
+        db, app, host, tenant=tenant.slug, scopes="complaints:read complaints:triage units:write"
+    )
+    units = {}
+    for code in ("DINKES", "DLH"):
+        made = await _post(client, host, admin, f'mutation {{ createUnit(input: {{code: "{code}", name: "{code}"}}) '
+                           "{ unit { id } } }")  # fmt: skip
+        units[code] = made["data"]["createUnit"]["unit"]["id"]
+    tracking = {}
+    for code, unit_id in units.items():
+        sent = (await _post(client, host, None, SUBMIT))["data"]["submitComplaint"]["trackingId"]
+        for mutation, variables in (
+            ("mutation($t: String!) { verifyComplaint(input: {trackingId: $t})", {"t": sent}),
+            ("mutation($t: String!, $u: ID!) { assignComplaint(input: {trackingId: $t, unitId: $u})",
+             {"t": sent, "u": unit_id}),
+        ):  # fmt: skip
+            done = await _post(client, host, admin, mutation + " { errors { code } } }", **variables)
+            assert not codes(done), done
+        tracking[code] = sent
+    from base64 import urlsafe_b64decode
+
+    dlh_id = int(urlsafe_b64decode(units["DLH"] + "==").decode().split(":")[1])
+    officer = await user_token(
+        db, app, client, host=host, tenant=tenant.slug, role=Role.UNIT_OFFICER, unit_id=dlh_id,
+        scopes="complaints:read complaints:respond",
+    )  # fmt: skip
+    listed = await _post(
+        client, host, officer, "{ complaints(first: 100) { edges { node { trackingId } } } }"
+    )
+    seen = {edge["node"]["trackingId"] for edge in listed["data"]["complaints"]["edges"]}
+    assert tracking["DLH"] in seen and tracking["DINKES"] not in seen
+    respond = ('mutation($t: String!) { respondToComplaint(input: {trackingId: $t, outcome: RESOLVED, '
+               'message: "Sudah diangkut"}) { complaint { status } errors { code } } }')  # fmt: skip
+    other = await _post(client, host, officer, respond, t=tracking["DINKES"])
+    assert other["data"]["respondToComplaint"]["errors"] == [{"code": "NOT_FOUND"}]
+    own = await _post(client, host, officer, respond, t=tracking["DLH"])
+    assert own["data"]["respondToComplaint"]["complaint"]["status"] == "RESPONDED"
+
+
+async def test_ombudsman_reads_any_tenant_read_only_and_audited(world, db, national):
+    app, client, tenant = world
+    host = f"{tenant.slug}.{BASE_DOMAIN}"
+    sent = (await _post(client, host, None, SUBMIT))["data"]["submitComplaint"]
+    token = await user_token(
+        db, app, client, host=BASE_DOMAIN, tenant=national.slug, role=Role.OMBUDSMAN, national=True,
+        scopes="national:read stats:read complaints:read",
+    )  # fmt: skip
+    before = await _audit_rows(db, tenant, "complaint.read")
+    read = await _post(client, host, token, "query($t: String!) { complaint(trackingId: $t) { title } }",
+                       t=sent["trackingId"])  # fmt: skip
+    assert read["data"]["complaint"]["title"] == "Sampah menumpuk di pasar"
+    assert await _audit_rows(db, tenant, "complaint.read") == before + 1
+    write = await _post(client, host, token, "mutation($t: String!) { verifyComplaint(input: {trackingId: $t}) "
+                        "{ errors { code } } }", t=sent["trackingId"])  # fmt: skip
+    assert codes(write) == ["FORBIDDEN"]
+    analyst = await machine_token(db, app, BASE_DOMAIN, tenant=None, national=True, scopes="national:read")
+    assert codes(await _post(client, host, analyst, "{ complaints { edges { cursor } } }")) == ["FORBIDDEN"]

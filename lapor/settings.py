@@ -77,6 +77,13 @@ class Settings:
     """``LAPOR_ISSUER``: the OAuth issuer URL (default ``http(s)://<base domain>``)."""
     oauth_allow_http: bool | None = None
     """``LAPOR_OAUTH_ALLOW_HTTP``: OAuth over plain http (default: only for *.localhost and *.test)."""
+    rate_limit_public: int = 300
+    """``LAPOR_RATE_LIMIT_PUBLIC``: points a minute per client IP and tenant for callers without a
+    token, and per IP for ``/oauth/token``; 0 turns the limit off."""
+    rate_limit_client: int = 5000
+    """``LAPOR_RATE_LIMIT_CLIENT``: points a minute per OAuth client and tenant; 0 turns it off."""
+    rate_limit_window: float = 60.0
+    """Seconds per rate-limit window (not an environment variable: tests shorten it)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +112,8 @@ class Settings:
             oauth_allow_http=_bool(env, "LAPOR_OAUTH_ALLOW_HTTP", False)
             if env.get("LAPOR_OAUTH_ALLOW_HTTP")
             else None,
+            rate_limit_public=_int(env, "LAPOR_RATE_LIMIT_PUBLIC", 300),
+            rate_limit_client=_int(env, "LAPOR_RATE_LIMIT_CLIENT", 5000),
         )
 
     @property
@@ -141,4 +150,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LAPOR_ISSUER": "OAuth issuer URL, e.g. https://lapor.go.id. Default: http(s)://<base domain>.",
     "LAPOR_OAUTH_ALLOW_HTTP": "1 to allow OAuth over plain http. "
     "Default: only when the base domain is *.localhost or *.test.",
+    "LAPOR_RATE_LIMIT_PUBLIC": "Points a minute per IP and tenant without a token (and per IP on "
+    "/oauth/token); 0: off. Default: 300.",
+    "LAPOR_RATE_LIMIT_CLIENT": "Points a minute per OAuth client and tenant; 0: off. Default: 5000.",
 }

@@ -106,3 +106,44 @@ async def test_failed_transaction_leaves_the_connection_clean(settings, database
             assert await conn.scalar(sa.select(sa.func.count()).select_from(unit)) == 0
     finally:
         await single.dispose()
+
+
+async def test_national_index_rows_carry_the_writing_tenant_only(db, make_regency, complaints) -> None:
+    """The index function takes the tenant from the transaction's role: no tenant can write,
+    or read, another tenant's index rows."""
+    import json
+
+    from lapor.platform.public_tables import national_complaint
+    from tests.complaint_helpers import sample
+
+    a, b = await make_regency(), await make_regency()
+    sent = await complaints.submit(a, sample())
+    async with db.public.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(national_complaint.c.tenant_slug, national_complaint.c.status).where(
+                    national_complaint.c.tracking_id == sent.complaint.tracking_id
+                )
+            )
+        ).all()
+    assert rows == [(a.slug, "SUBMITTED")]
+    forged = {"tracking_id": "FORGED-1", "kind": "COMPLAINT", "channel": "WEB", "status": "CLOSED",
+              "priority": "NORMAL", "submitted_at": "2026-01-01T00:00:00+00:00", "reopen_count": 0}  # fmt: skip
+    async with tenant_transaction(db, b) as conn:
+        await conn.execute(
+            sa.text("SELECT public.lapor_index_complaint(CAST(:d AS jsonb))"), {"d": json.dumps(forged)}
+        )
+    async with db.public.connect() as conn:
+        holder = await conn.scalar(
+            sa.select(national_complaint.c.tenant_slug).where(national_complaint.c.tracking_id == "FORGED-1")
+        )
+    assert holder == b.slug, "whatever a tenant writes is filed under its own slug"
+    with pytest.raises(ProgrammingError) as refused:
+        async with tenant_transaction(db, b) as conn:
+            await conn.execute(sa.text("SELECT count(*) FROM public.national_complaint"))
+    assert _permission_denied(refused.value)
+    with pytest.raises(ProgrammingError):
+        async with db.public.begin() as conn:  # outside any tenant: refused too
+            await conn.execute(
+                sa.text("SELECT public.lapor_index_complaint(CAST(:d AS jsonb))"), {"d": json.dumps(forged)}
+            )

@@ -154,3 +154,40 @@ refresh_token = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("refresh_token_family_idx", "family_id"),
 )
+
+national_complaint = sa.Table(
+    "national_complaint",
+    public_metadata,
+    sa.Column("tenant_slug", sa.Text, primary_key=True),
+    sa.Column("tracking_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("category_code", sa.Text, nullable=True),
+    sa.Column("region_code", sa.Text, nullable=True),
+    sa.Column("priority", sa.Text, nullable=False),
+    sa.Column("origin_tenant", sa.Text, nullable=True),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("first_response_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("closed_how", sa.Text, nullable=True),
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+transfer = sa.Table(
+    "transfer",
+    public_metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("tracking_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("source_tenant", sa.Text, nullable=False),
+    sa.Column("target_tenant", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)

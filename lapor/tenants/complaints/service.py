@@ -32,6 +32,7 @@ from lapor.tenants.complaints.inputs import (
     invalid,
 )
 from lapor.tenants.complaints.lifecycle import TRANSITIONS, Action, check_transition
+from lapor.tenants.complaints.national_index import CATEGORY_CODE, index_complaint
 from lapor.tenants.complaints.records import ComplaintRecord
 from lapor.tenants.context import tenant_transaction
 from lapor.tenants.enums import (
@@ -145,7 +146,7 @@ class ComplaintService:
                     pg_insert(complaint)
                     .values(**values)
                     .on_conflict_do_nothing(constraint="complaint_channel_external_ref_key")
-                    .returning(*complaint.c)
+                    .returning(*complaint.c, CATEGORY_CODE)
                 )
             ).first()
             if inserted is None:  # a concurrent retry won the race: same complaint, same code
@@ -154,6 +155,7 @@ class ComplaintService:
                 return Submission(existing, code, duplicate=True)
             record = ComplaintRecord.from_row(inserted)
             await self._append(conn, record.id, [_Event(Action.SUBMIT, REPORTER, None, S.SUBMITTED)], now)
+            await index_complaint(conn, record, inserted.category_code)
             if data.attachments:
                 await conn.execute(
                     attachment.insert(),
@@ -516,13 +518,15 @@ class ComplaintService:
                     complaint.update()
                     .where(complaint.c.id == current.id, complaint.c.version == current.version)
                     .values(**values)
-                    .returning(*complaint.c)
+                    .returning(*complaint.c, CATEGORY_CODE)
                 )
             ).first()
             if updated is None:
                 raise _conflict(tracking_id)
             await self._append(conn, current.id, events, now)
-            return ComplaintRecord.from_row(updated)
+            record = ComplaintRecord.from_row(updated)
+            await index_complaint(conn, record, updated.category_code)
+            return record
 
     async def _auto_apply(
         self,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,7 @@ from lapor.tenants.tables import (
 )
 
 S = ComplaintStatus
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> dt.datetime:
@@ -82,13 +84,30 @@ class _Event:
 
 
 Changes = Callable[[ComplaintRecord], Mapping[str, Any]]
+ChangeListener = Callable[[Tenant, ComplaintRecord, str], Awaitable[None]]
 
 
 class ComplaintService:
-    def __init__(self, db: Database, secrets: Secrets, calendars: CalendarStore) -> None:
+    def __init__(
+        self,
+        db: Database,
+        secrets: Secrets,
+        calendars: CalendarStore,
+        on_change: ChangeListener | None = None,
+    ) -> None:
         self.db = db
         self.secrets = secrets
         self.calendars = calendars
+        self.on_change = on_change
+        """Told after each committed change (subscriptions, caches); its failures never undo it."""
+
+    async def _changed(self, tenant: Tenant, record: ComplaintRecord, action: str) -> None:
+        if self.on_change is None:
+            return
+        try:
+            await self.on_change(tenant, record, action)
+        except Exception:
+            log.exception("change listener failed for %s", record.tracking_id)
 
     # --- submission --------------------------------------------------------------------------
 
@@ -170,6 +189,7 @@ class ComplaintService:
                         for a in data.attachments
                     ],
                 )
+        await self._changed(tenant, record, Action.SUBMIT.value)
         return Submission(record, code, duplicate=False)
 
     async def _by_reference(self, conn: AsyncConnection, data: SubmitInput) -> ComplaintRecord | None:
@@ -526,7 +546,8 @@ class ComplaintService:
             await self._append(conn, current.id, events, now)
             record = ComplaintRecord.from_row(updated)
             await index_complaint(conn, record, updated.category_code)
-            return record
+        await self._changed(tenant, record, action.value)
+        return record
 
     async def _auto_apply(
         self,

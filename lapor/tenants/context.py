@@ -33,9 +33,18 @@ class TenantLike(Protocol):
     def cluster(self) -> str: ...
 
 
+async def enter_tenant(conn: AsyncConnection, tenant: TenantLike) -> None:
+    """Switch the open transaction on ``conn`` into ``tenant`` (both walls, ``SET LOCAL``).
+
+    Only ``tenant_transaction`` and the cross-tenant transfer service call this directly; the
+    transfer enters the source, then the target, within one transaction.
+    """
+    await conn.execute(_ENTER_TENANT, {"schema": tenant.schema_name, "role": tenant.role_name})
+
+
 @asynccontextmanager
 async def tenant_transaction(db: Database, tenant: TenantLike) -> AsyncIterator[AsyncConnection]:
     """Open a transaction inside ``tenant``: commit on success, roll back on any error."""
     async with db.engine_for(tenant).begin() as conn:
-        await conn.execute(_ENTER_TENANT, {"schema": tenant.schema_name, "role": tenant.role_name})
+        await enter_tenant(conn, tenant)
         yield conn

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lapor.auth.routes import OAUTH_PATHS, oauth_routes
 from lapor.platform.embedded import database_url_from
+from lapor.platform.ratelimit import TokenEndpointRateLimit
 from lapor.platform.services import Services
 from lapor.platform.tenant_middleware import TenantHostMiddleware
 from lapor.schema import schema
@@ -79,7 +80,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *oauth_routes(),
         ],
-        middleware=[Middleware(_LazyTenantHosts)],
+        middleware=[Middleware(TokenEndpointRateLimit), Middleware(_LazyTenantHosts)],
         lifespan=lifespan,
     )
 

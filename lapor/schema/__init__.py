@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.tools import merge_types
 
 from lapor.schema.complaints.mutations import ComplaintMutation
 from lapor.schema.complaints.resolvers import ComplaintQuery
+from lapor.schema.errors import StreamedErrors
+from lapor.schema.events.resolvers import EventSubscription
 from lapor.schema.limits import extensions
 from lapor.schema.reference.resolvers import ReferenceMutation, ReferenceQuery
 from lapor.schema.request_scope import CloseRequestDatabase
 from lapor.schema.routing.mutations import RoutingMutation
 from lapor.schema.routing.resolvers import RoutingQuery
 from lapor.schema.tenants.resolvers import TenantQuery
+from lapor.schema.transfers.mutations import TransferMutation
+from lapor.schema.transfers.resolvers import TransferQuery
 from lapor.schema.viewer import ViewerQuery
 
-Query = merge_types("Query", (ViewerQuery, TenantQuery, ComplaintQuery, ReferenceQuery, RoutingQuery))
-Mutation = merge_types("Mutation", (ComplaintMutation, ReferenceMutation, RoutingMutation))
+Query = merge_types(
+    "Query", (ViewerQuery, TenantQuery, ComplaintQuery, ReferenceQuery, RoutingQuery, TransferQuery)
+)
+Mutation = merge_types("Mutation", (ComplaintMutation, ReferenceMutation, RoutingMutation, TransferMutation))
+Subscription = merge_types("Subscription", (EventSubscription,))
 
-schema = strawberry.Schema(
+
+class LaporSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Refusals are answers, not incidents: the error formatter logs only unexpected ones."""
+
+
+schema = LaporSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[*extensions(), CloseRequestDatabase],
+    subscription=Subscription,
+    extensions=[*extensions(), CloseRequestDatabase, StreamedErrors],
 )
 
 

@@ -27,6 +27,9 @@ class LaporContext:
     auth_error: DomainError | None = None
     """Why the presented token was refused (raised when a field needs the caller)."""
     loaders: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None
+    """A websocket's ``connection_init`` payload (set by strawberry; browsers cannot send headers
+    on a websocket, so the token may come here: see ``LaporGraphQL.on_ws_connect``)."""
 
     @cached_property
     def reader(self) -> RequestDatabase:

@@ -9,11 +9,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import StreamExecutionResult
 
 from lapor.platform.errors import DomainError
 
@@ -51,3 +54,28 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     if isinstance(original, DomainError) and original.field:
         formatted["extensions"]["field"] = original.field
     return formatted
+
+
+class StreamedErrors(SchemaExtension):
+    """Results streamed over websockets never pass through the view's ``process_result``: the
+    transport sends ``error.formatted`` as it is. Reshape each error here the way ``format_error``
+    does, so a subscription's ``FORBIDDEN`` carries the same ``extensions.code`` as a query's and
+    an unexpected exception's text never reaches the client."""
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [_reshaped(error) for error in errors]  # type: ignore[union-attr]
+        yield None
+
+
+def _reshaped(error: GraphQLError) -> GraphQLError:
+    formatted = format_error(error)
+    return GraphQLError(
+        formatted["message"],
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=formatted["extensions"],
+    )

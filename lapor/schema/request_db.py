@@ -10,6 +10,7 @@ a time, and DataLoaders batch anyway.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TypeVar
@@ -21,6 +22,7 @@ from lapor.tenants.context import tenant_transaction
 from lapor.tenants.records import Tenant
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class RequestDatabase:
@@ -32,6 +34,12 @@ class RequestDatabase:
         self._conn: AsyncConnection | None = None
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` on the request's connection. Shielded: GraphQL execution cancels sibling
+        resolvers when one fails, and a statement cut off half-way would break the connection
+        for every other resolver of the request."""
+        return await asyncio.shield(self._run(work))
+
+    async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._lock:
             if self._conn is None:
                 stack = AsyncExitStack()
@@ -40,11 +48,15 @@ class RequestDatabase:
             return await work(self._conn)
 
     async def close(self) -> None:
-        """End the read transaction (it wrote nothing: committing and rolling back are alike)."""
+        """Commit the request's transaction (it may hold audit rows of what was read)."""
         async with self._lock:
             stack, self._stack, self._conn = self._stack, None, None
-            if stack is not None:
+            if stack is None:
+                return
+            try:
                 await stack.aclose()
+            except Exception:  # the answer is already computed; the pool gets the connection back
+                log.exception("could not end the request's transaction")
 
     async def refresh(self) -> None:
         """Forget the open transaction so the next read sees what a mutation just committed."""

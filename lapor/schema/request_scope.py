@@ -11,7 +11,9 @@ from lapor.schema.context import LaporContext
 
 class CloseRequestDatabase(SchemaExtension):
     async def on_operation(self) -> AsyncIterator[None]:
-        yield
-        context = self.execution_context.context
-        if isinstance(context, LaporContext) and "reader" in context.__dict__:
-            await context.reader.close()
+        try:
+            yield
+        finally:  # also when execution raised: a leaked transaction would drain the pool
+            context = self.execution_context.context
+            if isinstance(context, LaporContext) and "reader" in context.__dict__:
+                await context.reader.close()

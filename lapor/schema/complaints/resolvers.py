@@ -12,6 +12,7 @@ from lapor.schema.complaints.types import (
     ComplaintConnection,
     PublicComplaintConnection,
     TrackedComplaint,
+    TrackedEvent,
 )
 from lapor.schema.context import LaporContext
 from lapor.schema.permissions import requires
@@ -78,10 +79,22 @@ class ComplaintQuery:
         )
         return PublicComplaintConnection.from_page(page)
 
-    @strawberry.field(description="The reporter follows a complaint with its tracking id and access code.")
+    @strawberry.field(
+        description="The reporter follows a complaint with its tracking id and access code, on any host "
+        "that ever held it or on the national host: it is found wherever it was transferred."
+    )
     async def track_complaint(self, info: Info, tracking_id: str, access_code: str) -> TrackedComplaint:
         context = info.context
-        record = await context.services.complaints.track(
+        tracked = await context.services.transfers.track(
             context.tenant, tracking_id.strip().upper(), access_code
         )
-        return TrackedComplaint.from_record(record)
+        if tracked.holder.slug == context.tenant.slug:
+            return TrackedComplaint.from_record(tracked.complaint)
+        found = TrackedComplaint.from_record(tracked.complaint)
+        found.holder = tracked.holder.slug
+        found.held_timeline = [
+            TrackedEvent(at=e.at, action=e.action, from_status=e.from_status, to_status=e.to_status,  # type: ignore[arg-type]
+                         note=e.note, unit_id=None, known_unit_name=tracked.unit_names.get(e.unit_id or 0))
+            for e in tracked.timeline or []
+        ]  # fmt: skip
+        return found

@@ -230,9 +230,13 @@ class TrackedEvent:
     to_status: ComplaintStatus
     note: str | None
     unit_id: strawberry.Private[int | None]
+    known_unit_name: strawberry.Private[str | None] = None
+    """Set when the event was read in another tenant (the complaint moved): no loader lookup."""
 
     @strawberry.field
     async def unit_name(self, info: Info) -> str | None:
+        if self.unit_id is None:
+            return self.known_unit_name
         unit = await _unit(info, self.unit_id)
         return unit.name if unit else None
 
@@ -251,9 +255,19 @@ class TrackedComplaint:
     closed_how: ClosedHow | None
     rating: int | None
     record: strawberry.Private[ComplaintRecord]
+    holder: strawberry.Private[str | None] = None
+    """The tenant holding it now when that is not the host's (it was transferred)."""
+    held_timeline: strawberry.Private[list[TrackedEvent] | None] = None
+    """The timeline, read in the holder's transaction, when the holder is not the host's tenant."""
+
+    @strawberry.field(description="Slug of the tenant that holds the complaint now (it follows transfers).")
+    def current_tenant(self, info: Info) -> str:
+        return self.holder or info.context.tenant.slug
 
     @strawberry.field
     async def timeline(self, info: Info) -> list[TrackedEvent]:
+        if self.held_timeline is not None:
+            return self.held_timeline
         events = await dataloaders.timelines(info.context).load(self.record.id)
         return [
             TrackedEvent(at=e.at, action=e.action, from_status=e.from_status, to_status=e.to_status,  # type: ignore[arg-type]

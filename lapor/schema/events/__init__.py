@@ -1,0 +1,1 @@
+"""GraphQL subscriptions: complaint events pushed over graphql-ws, fed by the bus."""

@@ -1,0 +1,1 @@
+"""GraphQL of the transfer area: ``transferComplaint`` and the tenant's ``transfers`` ledger."""

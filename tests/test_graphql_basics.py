@@ -47,3 +47,27 @@ async def test_unexpected_errors_are_masked(client, monkeypatch) -> None:
     body = response.json()
     assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "hunter2" not in response.text and "Traceback" not in response.text
+
+
+async def test_oversized_bodies_are_refused_before_parsing(client) -> None:
+    huge = {"query": "{ tenant { slug } }", "variables": {"x": "a" * 300_000}}
+    response = await client.post("/graphql", json=huge, headers={"host": BASE_DOMAIN})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    streamed = await client.post(
+        "/graphql", content=chunks(), headers={"host": BASE_DOMAIN, "content-type": "application/json"}
+    )
+    assert streamed.status_code == 413, streamed.text
+
+
+async def test_batched_requests_get_a_clear_error(client) -> None:
+    response = await client.post(
+        "/graphql", json=[{"query": "{ tenant { slug } }"}] * 3, headers={"host": BASE_DOMAIN}
+    )
+    assert response.status_code == 400
+    assert "Traceback" not in response.text

@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lapor.auth.routes import OAUTH_PATHS, oauth_routes
+from lapor.platform.body_limit import BodySizeLimit
 from lapor.platform.embedded import database_url_from
 from lapor.platform.ratelimit import TokenEndpointRateLimit
 from lapor.platform.services import Services
@@ -80,7 +81,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             *oauth_routes(),
         ],
-        middleware=[Middleware(TokenEndpointRateLimit), Middleware(_LazyTenantHosts)],
+        middleware=[
+            Middleware(BodySizeLimit),
+            Middleware(TokenEndpointRateLimit),
+            Middleware(_LazyTenantHosts),
+        ],
         lifespan=lifespan,
     )
 

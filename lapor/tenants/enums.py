@@ -72,6 +72,17 @@ class RoutingAction(enum.StrEnum):
     TRANSFER_TO_TENANT = "TRANSFER_TO_TENANT"
 
 
+class TransferKind(enum.StrEnum):
+    """How a complaint moves between tenants (DESIGN.md section 5), checked against the hierarchy."""
+
+    FORWARD = "FORWARD"
+    """Lateral: not ours, neither our parent's nor a descendant's."""
+    ESCALATE = "ESCALATE"
+    """Up to the parent tenant (late, or the reporter appeals)."""
+    DELEGATE = "DELEGATE"
+    """Down to a descendant (the national or a province intake sends it to the right pemda)."""
+
+
 OPEN_STATUSES = frozenset(
     {
         ComplaintStatus.SUBMITTED,

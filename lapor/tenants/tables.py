@@ -116,6 +116,8 @@ complaint = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("deadline_kind", sa.Text, nullable=True),
     _timestamp("deadline_at"),
+    # The deadline the worker last marked as missed (t0004): a new deadline can be marked again.
+    _timestamp("late_marked_deadline"),
     _timestamp("submitted_at", nullable=False, default=True),
     _timestamp("verified_at"),
     _timestamp("assigned_at"),
@@ -200,6 +202,14 @@ tenant_policy = sa.Table(
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("working_days", sa.Integer, nullable=False),
     sa.CheckConstraint("working_days > 0", name="tenant_policy_positive"),
+)
+
+tenant_setting = sa.Table(
+    "tenant_setting",
+    tenant_metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    _timestamp("updated_at", nullable=False, default=True),
 )
 
 audit_event = sa.Table(

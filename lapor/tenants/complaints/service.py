@@ -85,6 +85,7 @@ class _Event:
 
 Changes = Callable[[ComplaintRecord], Mapping[str, Any]]
 ChangeListener = Callable[[Tenant, ComplaintRecord, str], Awaitable[None]]
+TransferRule = Callable[[Tenant, ComplaintRecord, RuleSpec], Awaitable[ComplaintRecord]]
 
 
 class ComplaintService:
@@ -94,12 +95,17 @@ class ComplaintService:
         secrets: Secrets,
         calendars: CalendarStore,
         on_change: ChangeListener | None = None,
+        apply_transfer_rule: TransferRule | None = None,
     ) -> None:
         self.db = db
         self.secrets = secrets
         self.calendars = calendars
         self.on_change = on_change
         """Told after each committed change (subscriptions, caches); its failures never undo it."""
+        self.apply_transfer_rule = apply_transfer_rule
+        """Performs an auto-apply TRANSFER_TO_TENANT rule once the verification has committed (the
+        transfer service's ``apply_rule``; a transfer is its own two-tenant transaction). Unset,
+        such a rule only stays proposed."""
 
     async def _changed(self, tenant: Tenant, record: ComplaintRecord, action: str) -> None:
         if self.on_change is None:
@@ -354,13 +360,19 @@ class ComplaintService:
             changes=changes,
         )
 
-    async def auto_close(self, tenant: Tenant, tracking_id: str) -> ComplaintRecord:
-        """The reply window passed without an answer: CLOSED as NO_REPLY (the worker's job)."""
+    async def auto_close(
+        self, tenant: Tenant, tracking_id: str, *, expected_version: int | None = None
+    ) -> ComplaintRecord:
+        """The reply window passed without an answer: CLOSED as NO_REPLY (the worker's job).
+
+        The worker passes the version it judged overdue: a reporter's reply in between restarts
+        the window and bumps the version, so the close then fails with ``CONFLICT`` instead."""
         return await self._transition(
             tenant,
             SYSTEM,
             tracking_id,
             Action.AUTO_CLOSE,
+            expected_version=expected_version,
             note="reply window passed",
             changes=lambda current: {"closed_how": ClosedHow.NO_REPLY.value, "closed_at": utcnow()},
         )
@@ -511,8 +523,9 @@ class ComplaintService:
                 await _require_unit(conn, unit_id)
             values: dict[str, Any] = dict(changes(current)) if changes else {}
             events = [_Event(action, actor, current.status, target, note, unit_id)]
+            transfer_rule: RuleSpec | None = None
             if after_verify:
-                target = await self._auto_apply(conn, tenant, current, values, events)
+                target, transfer_rule = await self._auto_apply(conn, tenant, current, values, events)
             policy = await self.calendars.tenant_policy(conn)
             now = utcnow()
             kind, deadline = next_deadline(
@@ -547,6 +560,8 @@ class ComplaintService:
             record = ComplaintRecord.from_row(updated)
             await index_complaint(conn, record, updated.category_code)
         await self._changed(tenant, record, action.value)
+        if transfer_rule is not None and self.apply_transfer_rule is not None:
+            record = await self.apply_transfer_rule(tenant, record, transfer_rule)
         return record
 
     async def _auto_apply(
@@ -556,8 +571,9 @@ class ComplaintService:
         current: ComplaintRecord,
         values: dict[str, Any],
         events: list[_Event],
-    ) -> ComplaintStatus:
-        """On verify, the first matching rule applies itself when it says ``autoApply``."""
+    ) -> tuple[ComplaintStatus, RuleSpec | None]:
+        """On verify, the first matching rule applies itself when it says ``autoApply``; a
+        transfer rule is returned, to be performed after the commit."""
         facts = ComplaintFacts(
             kind=current.kind,
             channel=current.channel,
@@ -569,17 +585,19 @@ class ComplaintService:
         rule: RuleSpec | None = await route(conn, facts)
         values["proposed_rule_id"] = rule.id if rule else None
         if rule is None or not rule.auto_apply:
-            return S.VERIFIED
+            return S.VERIFIED, None
         robot = Actor(ActorKind.SYSTEM, name=f"aturan: {rule.name}")
         if rule.action is RoutingAction.SET_PRIORITY and rule.priority is not None:
             values["priority"] = rule.priority.value
-            return S.VERIFIED
+            return S.VERIFIED, None
         if rule.action is RoutingAction.ASSIGN_UNIT and rule.unit_id is not None:
             values.update(unit_id=rule.unit_id, assigned_at=utcnow())
             events.append(_Event(Action.ASSIGN, robot, S.VERIFIED, S.IN_PROGRESS, None, rule.unit_id))
-            return S.IN_PROGRESS
-        # TRANSFER_TO_TENANT is performed by the cross-tenant transfer service (its own issue).
-        return S.VERIFIED
+            return S.IN_PROGRESS, None
+        if rule.action is RoutingAction.TRANSFER_TO_TENANT and rule.target_tenant:
+            # A transfer spans two tenants: ``apply_transfer_rule`` runs it after this commits.
+            return S.VERIFIED, rule
+        return S.VERIFIED, None
 
     @staticmethod
     async def _append(

@@ -317,3 +317,24 @@ async def test_abusive_queries_are_refused_before_running(app_client, national, 
     _app, client = app_client
     body = await Gql(client, None).raw(query, staff="Admin")
     assert body.get("data") is None and code in codes(body), body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jalan rusak'; DROP TABLE complaint; -- di depan pasar",
+        "<script>alert('x')</script> <b>lampu</b> mati &amp; gelap",
+        "Aksara: ꦲꦏ꧀ꦱꦫ ꦗꦮ, emoji 🚧🌧️, Arab: شكوى, combining é vs é",
+        "Kata" + "a" * 3000 + " sangat panjang tanpa spasi",
+    ],
+    ids=["sql", "html", "unicode", "long-word"],
+)
+async def test_hostile_looking_text_round_trips_unchanged(app_client, make_regency, text):
+    """Text is data: stored and returned exactly as sent, never executed or turned into markup."""
+    _app, client = app_client
+    gql = Gql(client, (await make_regency()).slug)
+    sent = await _submit(gql, title=text[:200], body=text)
+    stored = await gql.ok(
+        "query($t: String!) { complaint(trackingId: $t) { title body } }", staff="Admin", t=sent["trackingId"]
+    )
+    assert stored["complaint"] == {"title": text[:200].strip(), "body": text.strip()}

@@ -56,6 +56,7 @@ def create_engine(
         pool_pre_ping=True,
         pool_reset_on_return="rollback",
         connect_args=connect_args,
+        hide_parameters=True,  # error messages and logs never carry bound values (codes, hashes)
     )
     return engine
 

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -34,13 +35,23 @@ def _code_for(error: GraphQLError) -> tuple[str, str]:
         if error.message.startswith("Syntax Error"):
             return "GRAPHQL_PARSE_FAILED", error.message
         return "GRAPHQL_VALIDATION_FAILED", error.message
-    if isinstance(original, PoolTimeoutError) or (
-        isinstance(original, DBAPIError) and original.connection_invalidated
-    ):
+    if _database_unavailable(original):
         log.warning("database unavailable: %s", original)
         return "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; try again shortly."
     log.error("unexpected error in GraphQL execution", exc_info=original)
     return "INTERNAL_SERVER_ERROR", "Internal server error."
+
+
+def _database_unavailable(original: BaseException) -> bool:
+    """The database cannot serve right now: the pool timed out, a connection dropped, or a new
+    one was refused (server down, shutting down, starting up). psycopg raises ``OperationalError``
+    (the DB-API class for failures outside the statement's control) for all of these; SQLAlchemy
+    flags only drops *during* a statement as ``connection_invalidated``, not refused connects."""
+    if isinstance(original, PoolTimeoutError | psycopg.OperationalError):
+        return True
+    return isinstance(original, DBAPIError) and (
+        original.connection_invalidated or isinstance(original.orig, psycopg.OperationalError)
+    )
 
 
 def format_error(error: GraphQLError) -> dict[str, Any]:

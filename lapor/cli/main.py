@@ -9,6 +9,7 @@ from lapor.cli import holidays as holidays_command
 from lapor.cli import migrate as migrate_command
 from lapor.cli import serve as serve_command
 from lapor.cli import tenants as tenants_command
+from lapor.cli import worker as worker_command
 from lapor.settings import ENVIRONMENT_VARIABLES
 
 _SETTINGS_HELP = "\n\n".join(f"{name}: {text}" for name, text in ENVIRONMENT_VARIABLES.items())
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve_command.serve)
 app.command("migrate")(migrate_command.migrate)
+app.command("worker")(worker_command.worker)
 app.add_typer(tenants_command.app, name="tenants")
 app.add_typer(holidays_command.app, name="holidays")
 app.add_typer(auth_command.clients, name="clients")

@@ -62,7 +62,11 @@ def main() -> None:
     log = (work / "serve.log").open("w")
     server = subprocess.Popen(
         [str(env_dir / "bin" / "lapor"), "serve", "--demo", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=work, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=work,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 240
@@ -74,21 +78,29 @@ def main() -> None:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("lapor serve --demo did not become ready:\n" + (work / "serve.log").read_text())
+                output = (work / "serve.log").read_text()
+                raise SystemExit("lapor serve --demo did not become ready:\n" + output)
             time.sleep(1)
         for slug, kind in (("ttu", "REGENCY"), ("kupang-kota", "CITY")):
             tenant = post(port, f"{slug}.localhost", "{ tenant { slug kind parent { slug } } }")["tenant"]
             assert tenant == {"slug": slug, "kind": kind, "parent": {"slug": "ntt"}}, tenant
         sent = post(
-            port, "ttu.localhost",
+            port,
+            "ttu.localhost",
             "mutation($i: SubmitComplaintInput!) { submitComplaint(input: $i) "
             "{ trackingId accessCode errors { code message } } }",
-            {"i": {"title": "Cek mesin baru", "body": "Pengaduan uji dari pemeriksaan mesin baru.",
-                   "categoryCode": "LAINNYA"}},
+            {
+                "i": {
+                    "title": "Cek mesin baru",
+                    "body": "Pengaduan uji dari pemeriksaan mesin baru.",
+                    "categoryCode": "LAINNYA",
+                }
+            },
         )["submitComplaint"]
         assert not sent["errors"], sent
         tracked = post(
-            port, "ttu.localhost",
+            port,
+            "ttu.localhost",
             "query($t: String!, $c: String!) { trackComplaint(trackingId: $t, accessCode: $c) { status } }",
             {"t": sent["trackingId"], "c": sent["accessCode"]},
         )["trackComplaint"]

@@ -34,7 +34,7 @@ class TenantDirectory:
         self.ttl = ttl
         self._by_host: dict[str, tuple[Tenant | None, float]] = {}
         self._by_slug: dict[str, tuple[Tenant, float]] = {}
-        self._pending: dict[str, asyncio.Future[Tenant | None]] = {}
+        self._pending: dict[str, asyncio.Task[Tenant | None]] = {}
 
     async def attach(self, bus: Bus) -> None:
         """Listen for registry changes made by any process."""
@@ -58,22 +58,18 @@ class TenantDirectory:
         if cached is not None and cached[1] > now:
             return cached[0]
         pending = self._pending.get(host)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Tenant | None] = asyncio.get_running_loop().create_future()
-        self._pending[host] = future
-        try:
-            tenant = await find_by_host(self.db, host, self.base_domain)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
-            raise
-        else:
-            future.set_result(tenant)
-            self._remember(host, tenant, now)
-            return tenant
-        finally:
-            del self._pending[host]
+        if pending is None:
+            # One lookup per host, in a task of its own: a waiter that is cancelled (client gone)
+            # cancels neither the lookup nor the other waiters.
+            pending = asyncio.ensure_future(self._lookup(host, now))
+            self._pending[host] = pending
+            pending.add_done_callback(lambda _done: self._pending.pop(host, None))
+        return await asyncio.shield(pending)
+
+    async def _lookup(self, host: str, now: float) -> Tenant | None:
+        tenant = await find_by_host(self.db, host, self.base_domain)
+        self._remember(host, tenant, now)
+        return tenant
 
     def _remember(self, host: str, tenant: Tenant | None, now: float) -> None:
         if len(self._by_host) >= _MAX_ENTRIES:

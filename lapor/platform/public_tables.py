@@ -177,6 +177,59 @@ national_complaint = sa.Table(
     sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("reopen_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("missed_deadline", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+# The national views' rollup (migration p0006): a trigger journals every index change, the
+# application folds the journal into monthly counters. Columns as lapor.tenants.national.rollup.
+national_journal = sa.Table(
+    "national_journal",
+    public_metadata,
+    sa.Column("tenant_slug", sa.Text, nullable=False),
+    sa.Column("month", sa.Date, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("category_code", sa.Text, nullable=True),
+    sa.Column("channel", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("verified", sa.Boolean, nullable=False),
+    sa.Column("outcome", sa.Text, nullable=True),
+    sa.Column("missed", sa.Boolean, nullable=False),
+    sa.Column("bucket", sa.SmallInteger, nullable=True),
+    sa.Column("sign", sa.SmallInteger, nullable=False),
+)
+
+ROLLUP_COUNTERS = (
+    "received", "verified", "in_progress", "responded", "closed", "archived", "transferred",
+    "followed_up", "resolved", "on_time", "due", "owed", "owed_unmissed",
+)  # fmt: skip
+RESPONSE_BUCKETS = 48
+
+national_rollup = sa.Table(
+    "national_rollup",
+    public_metadata,
+    sa.Column("grain", sa.Text, nullable=False),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.Column("span", sa.Text, nullable=False),
+    sa.Column("month", sa.Date, nullable=False),
+    *(sa.Column(name, sa.Integer, nullable=False, server_default="0") for name in ROLLUP_COUNTERS),
+    *(
+        sa.Column(f"h{i:02d}", sa.Integer, nullable=False, server_default="0")
+        for i in range(RESPONSE_BUCKETS)
+    ),
+    sa.PrimaryKeyConstraint("grain", "span", "month", "key", name="national_rollup_pkey"),
+)
+
+access_audit = sa.Table(
+    "access_audit",
+    public_metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=True),
+    sa.Column("subject", sa.Text, nullable=True),
+    sa.Column("tenant_slug", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("params", JSONB, nullable=False, server_default="{}"),
 )
 
 transfer = sa.Table(

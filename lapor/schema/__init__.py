@@ -13,6 +13,7 @@ from lapor.schema.complaints.resolvers import ComplaintQuery
 from lapor.schema.errors import StreamedErrors
 from lapor.schema.events.resolvers import EventSubscription
 from lapor.schema.limits import extensions
+from lapor.schema.national.resolvers import NationalQuery
 from lapor.schema.reference.resolvers import ReferenceMutation, ReferenceQuery
 from lapor.schema.request_scope import CloseRequestDatabase
 from lapor.schema.routing.mutations import RoutingMutation
@@ -23,7 +24,8 @@ from lapor.schema.transfers.resolvers import TransferQuery
 from lapor.schema.viewer import ViewerQuery
 
 Query = merge_types(
-    "Query", (ViewerQuery, TenantQuery, ComplaintQuery, ReferenceQuery, RoutingQuery, TransferQuery)
+    "Query",
+    (ViewerQuery, TenantQuery, ComplaintQuery, ReferenceQuery, RoutingQuery, TransferQuery, NationalQuery),
 )
 Mutation = merge_types("Mutation", (ComplaintMutation, ReferenceMutation, RoutingMutation, TransferMutation))
 Subscription = merge_types("Subscription", (EventSubscription,))

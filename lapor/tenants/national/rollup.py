@@ -1,15 +1,18 @@
-"""Counting the national index fast: one SQL statement over the monthly rollup, the journal of
-changes not folded into it yet, and the index rows themselves where the rollup cannot answer.
+"""Counting the national index fast: one SQL statement over the rollup, the journal of changes
+not folded into it yet, and the index rows themselves where the rollup cannot answer.
 
-Every figure of the national views is a sum of per-row counters (plus ``late``, which depends on
-the clock and is always counted live), so three sources add up exactly:
+Every figure of the national views is a sum of per-row counters, so the sources add up exactly:
 
-* ``national_rollup``: counters per reporting month (Jakarta time) and grain (``TENANT``,
-  ``KIND``, ``CATEGORY``, ``CHANNEL``, ``ALL``), for the months a period covers completely;
+* ``national_rollup``: counters and a response-time histogram per grain (``TENANT``, ``KIND``,
+  ``CATEGORY``, ``CHANNEL``, ``ALL``) and span (Jakarta month, quarter, year), for the whole
+  months of a period, as few rows as possible (``spans``: twelve rolling months are 6 rows per
+  key, a calendar year 1);
 * ``national_journal``: the signed old and new states a trigger appended since the last fold
   (migration p0006 says why a journal and not a rollup updated in place), same months;
 * ``national_complaint`` rows for the parts of a period that are not whole months, and for a
-  province's or a tenant's own figures (a few tens of thousands of rows at most).
+  province's or a tenant's own figures (a few tens of thousands of rows at most);
+* live, from a partial index: the owed complaints whose deadline is still ahead. Late ones are
+  the owed ones (a counter) minus these, since lateness changes with the clock, not with writes.
 
 One statement means one snapshot: a fold commits the journal's removal and the rollup's increase
 together, so a reader sees each change exactly once. The counter definitions live here, once,
@@ -220,7 +223,10 @@ def spans(p: Plan, *, months_only: bool = False) -> list[tuple[str, dt.date | No
 
 
 def _signed_counters() -> str:
-    return ", ".join(f"sum(d.sign * ({rule})::int)::int8 AS {name}" for name, rule in COUNTERS.items())
+    # IS TRUE: a rule over a NULL (a closed row without an outcome) counts 0, never NULL.
+    return ", ".join(
+        f"sum(d.sign * (({rule}) IS TRUE)::int)::int8 AS {name}" for name, rule in COUNTERS.items()
+    )
 
 
 def _from_buckets(name: str) -> str:

@@ -3,8 +3,8 @@ a sticky "missed a deadline" flag per index row, and the access audit of cross-t
 
 Why a rollup: aggregating the 1,000,000 rows of ``national_complaint`` takes about 600 ms on the
 reference machine (and a median over them seconds), far from the 100 ms target (DESIGN.md P5).
-Counters per (tenant, month) and per (dimension value, month) answer a national question from
-about 17,000 rows instead.
+Counters per grain (tenant, kind, category, channel, all) and span (Jakarta month, quarter,
+year) answer it from a few thousand rows instead: twelve rolling months of 700 tenants are 4,200.
 
 Why a journal rather than a trigger that updates the rollup: every complaint change of a
 tenant in a month would update the same rollup row, and the national (kind, month) rows are

@@ -28,13 +28,13 @@ from graphql import (
 )
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as create_alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -147,13 +147,20 @@ def _operation_nodes(
     return count(operation.selection_set, 0, frozenset())
 
 
+# The depth and alias rules are built once: strawberry's QueryDepthLimiter and MaxAliasesLimiter
+# build a new rule class per request, which changes ValidationCache's key so it never hits.
+_RULES = [
+    create_depth_validator(MAX_DEPTH, None, None),
+    create_alias_validator(MAX_ALIASES),
+    QueryCostRule,
+]
+
+
 def extensions() -> list[Callable[[], SchemaExtension]]:
     """Factories, not instances: strawberry builds each extension per operation (DESIGN.md 11)."""
     return [
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(AddValidationRules, [QueryCostRule]),
+        partial(AddValidationRules, _RULES),
         partial(ParserCache, maxsize=512),
         partial(ValidationCache, maxsize=512),
     ]

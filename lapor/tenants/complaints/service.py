@@ -122,8 +122,12 @@ class ComplaintService:
         data = data.cleaned()
         derive = f"{tenant.slug}:{data.channel.value}:{data.external_ref}" if data.external_ref else None
         code = self.secrets.new_access_code(derive_from=derive)
-        code_hash, calendar = await asyncio.gather(
-            asyncio.to_thread(hash_access_code, code), self.calendars.calendar()
+        # Shared, cached reads happen before the tenant transaction takes its connection: loading
+        # them inside it would need a second connection, and a full pool would wait on itself.
+        code_hash, calendar, _national = await asyncio.gather(
+            asyncio.to_thread(hash_access_code, code),
+            self.calendars.calendar(),
+            self.calendars.national_policy(),
         )
         now = utcnow()
         async with tenant_transaction(self.db, tenant) as conn:
@@ -501,6 +505,7 @@ class ComplaintService:
         if actor.kind is ActorKind.STAFF and rule.scope:
             actor.require(rule.scope)
         calendar = await self.calendars.calendar()
+        await self.calendars.national_policy()  # warm before taking a connection (see submit)
         async with tenant_transaction(self.db, tenant) as conn:
             row = (
                 await conn.execute(sa.select(complaint).where(complaint.c.tracking_id == tracking_id))

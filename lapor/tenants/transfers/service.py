@@ -272,6 +272,7 @@ class TransferService:
         expected_version: int | None,
     ) -> TransferResult:
         calendar = await self.complaints.calendars.calendar()
+        await self.complaints.calendars.national_policy()  # cached before the connection is taken
         now = utcnow()
         async with self.db.engine_for(source).begin() as conn:
             await enter_tenant(conn, source)

@@ -377,7 +377,9 @@ async def test_redis_killed_and_restarted_under_load(cluster: PrivatePostgres, t
     assert {o.op for o in during} == {"submit", "read"}, "no submissions and reads during the outage"
     missing = [o for o in stream.outcomes if not o.rate_limit_header]
     assert not missing, f"{len(missing)} answers without RateLimit headers, e.g. {missing[0]}"
-    assert "Redis unavailable for rate limits" in log, "the limiter's fallback left no trace"
+    # Either line shows the fallback happened (the first can be rate-limited away in the log).
+    fell_back = "Redis unavailable for rate limits" in log or "counted in Redis again" in log
+    assert fell_back, "the limiter's fallback left no trace"
     stored = _assert_acknowledged_stored_once(stream, url)
     submitted = [o for o in stream.outcomes if o.op == "submit"]
     assert len(stored) == len(submitted), "complaints in the database != successful submissions"

@@ -91,6 +91,34 @@ async def test_no_leak_through_a_pool_of_one_connection(
         await single.dispose()
 
 
+async def test_a_tenant_transaction_leaves_a_plain_connection_at_the_defaults(
+    settings: Settings, database_url, make_regency
+) -> None:
+    """Directly: one pooled connection, one committed tenant transaction, then a plain connection
+    on the very same backend must show the session's own role and the default search_path, with
+    no ``role`` setting left behind (``set_config(..., false)`` would leave both)."""
+    a = await make_regency()
+    single = Database(database_url, settings, pool_size=1, max_overflow=0)
+    try:
+        async with single.public.connect() as conn:
+            pid = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+            defaults = (await conn.execute(sa.text(_SESSION_STATE))).one()
+        async with tenant_transaction(single, a) as conn:
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) == pid
+            inside = (await conn.execute(sa.text(_SESSION_STATE))).one()
+        assert inside == (a.role_name, a.schema_name, a.role_name), "the tenant transaction did not enter"
+        async with single.public.connect() as conn:
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) == pid, "not the same connection"
+            after = (await conn.execute(sa.text(_SESSION_STATE))).one()
+        assert after == defaults, f"tenant state outlived its transaction: {after} (defaults {defaults})"
+        assert after[1] == '"$user", public' and after[2] == "none"
+    finally:
+        await single.dispose()
+
+
+_SESSION_STATE = "SELECT current_user, current_setting('search_path'), current_setting('role')"
+
+
 async def test_failed_transaction_leaves_the_connection_clean(settings, database_url, make_regency) -> None:
     a = await make_regency()
     single = Database(database_url, settings, pool_size=1, max_overflow=0)
@@ -138,6 +166,29 @@ async def test_national_index_rows_carry_the_writing_tenant_only(db, make_regenc
             sa.select(national_complaint.c.tenant_slug).where(national_complaint.c.tracking_id == "FORGED-1")
         )
     assert holder == b.slug, "whatever a tenant writes is filed under its own slug"
+    # A payload naming another tenant (every spelling a broken function might honour) is still
+    # filed under the caller, and the other tenant's real row is left as it was.
+    for field in ("tenant_slug", "tenant", "slug", "holder"):
+        smuggled = {**forged, "tracking_id": f"FORGED-{field}", field: a.slug}
+        overwrite = {**forged, "tracking_id": sent.complaint.tracking_id, "status": "CLOSED", field: a.slug}
+        async with tenant_transaction(db, b) as conn:
+            for payload in (smuggled, overwrite):
+                await conn.execute(
+                    sa.text("SELECT public.lapor_index_complaint(CAST(:d AS jsonb))"),
+                    {"d": json.dumps(payload)},
+                )
+        async with db.public.connect() as conn:
+            filed = (
+                await conn.execute(
+                    sa.select(national_complaint.c.tenant_slug, national_complaint.c.status)
+                    .where(
+                        national_complaint.c.tracking_id.in_([f"FORGED-{field}", sent.complaint.tracking_id])
+                    )
+                    .order_by(national_complaint.c.tenant_slug, national_complaint.c.tracking_id)
+                )
+            ).all()
+        expected = sorted([(a.slug, "SUBMITTED"), (b.slug, "CLOSED"), (b.slug, "CLOSED")])
+        assert sorted(filed) == expected, f"{field} in the payload chose the row's tenant: {filed}"
     with pytest.raises(ProgrammingError) as refused:
         async with tenant_transaction(db, b) as conn:
             await conn.execute(sa.text("SELECT count(*) FROM public.national_complaint"))

@@ -58,7 +58,8 @@ async def login_form(
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
     fields = {k: v.replace("&amp;", "&").replace("&quot;", '"') for k, v in fields.items()}
     fields.update(email=email, password=password, decision="approve")
-    return await client.post("/oauth/authorize", data=fields, headers={"host": host})
+    # To the page's own URL, as a browser does: its login cookie belongs to that host.
+    return await client.post(f"http://{host}/oauth/authorize", data=fields, headers={"host": host})
 
 
 async def user_token(

@@ -125,7 +125,8 @@ async def _login(client: httpx.AsyncClient, url: str, host: str, email: str, pas
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
     fields = {k: v.replace("&amp;", "&").replace("&quot;", '"') for k, v in fields.items()}
     fields.update(email=email, password=password, decision="approve")
-    return await client.post("/oauth/authorize", data=fields, headers={"host": host})
+    # To the page's own URL, as a browser does: its login cookie belongs to that host.
+    return await client.post(f"http://{host}/oauth/authorize", data=fields, headers={"host": host})
 
 
 async def test_authorization_code_with_pkce_refresh_rotation_and_reuse_detection(app, db, make_regency):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import secrets as random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
@@ -18,12 +19,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lapor.auth.hashing import hash_secret, verify_secret
+from lapor.auth.hashing import ClientSecretHasher, hash_secret, verify_secret
 from lapor.auth.roles import NATIONAL_ROLES, ROLE_SCOPES, Role, unknown_scopes
 from lapor.platform.db import Database
 from lapor.platform.errors import DomainError
-from lapor.platform.public_tables import membership, oauth_client, staff_user
+from lapor.platform.public_tables import membership, oauth_client, refresh_token, staff_user
 from lapor.platform.public_tables import tenant as tenant_table
+from lapor.platform.secrets import Secrets, load_secrets
 from lapor.tenants.records import TenantKind
 
 NATIONAL_AUDIENCE = "national"
@@ -45,6 +47,8 @@ class Client(ClientMixin):
     scopes: frozenset[str]
     redirect_uris: tuple[str, ...]
     revoked: bool
+    secret_check: Callable[[Client, str], bool] | None = field(default=None, compare=False, repr=False)
+    """Set by the authorization server (it holds the HMAC key); without it no secret verifies."""
 
     @property
     def audience(self) -> str:
@@ -65,7 +69,11 @@ class Client(ClientMixin):
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self.secret_hash is not None and verify_secret(self.secret_hash, client_secret)
+        return (
+            self.secret_hash is not None
+            and self.secret_check is not None
+            and self.secret_check(self, client_secret)
+        )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.secret_hash is None:  # a public client (PKCE): no secret to present
@@ -144,8 +152,13 @@ async def create_client(
     grant_types: tuple[str, ...] = ("client_credentials",),
     redirect_uris: tuple[str, ...] = (),
     public: bool = False,
+    secrets: Secrets | None = None,
 ) -> tuple[Client, str | None]:
-    """Register a client; returns it with its secret (``None`` for a public client), shown once."""
+    """Register a client; returns it with its secret (``None`` for a public client), shown once.
+
+    The secret is stored as an HMAC keyed from the platform secret (``secrets``, else loaded
+    from the settings the way every API process loads it).
+    """
     if national == (tenant_slug is not None):
         raise DomainError("INVALID_AUDIENCE", "a client belongs to exactly one tenant or to --national")
     name = " ".join(name.split())
@@ -185,7 +198,7 @@ async def create_client(
                 name=name,
                 tenant_id=tenant_id,
                 national=national,
-                secret_hash=hash_secret(secret) if secret else None,
+                secret_hash=_client_hasher(db, secrets).hash(secret) if secret else None,
                 grant_types=list(grants),
                 scopes=sorted(scopes),
                 redirect_uris=list(uris),
@@ -193,6 +206,10 @@ async def create_client(
         )
         row = (await conn.execute(_CLIENT_QUERY.where(oauth_client.c.client_id == client_id))).one()
     return _client(row), secret
+
+
+def _client_hasher(db: Database, secrets: Secrets | None) -> ClientSecretHasher:
+    return ClientSecretHasher((secrets or load_secrets(db.settings)).client_secret_key)
 
 
 async def list_clients(db: Database) -> list[Client]:
@@ -295,12 +312,35 @@ async def grant_role(
         statement = pg_insert(membership).values(
             user_id=user_id, tenant_id=tenant.id, role=role.value, unit_id=unit_id
         )
+        before = (
+            await conn.execute(
+                sa.select(membership.c.role, membership.c.unit_id).where(
+                    membership.c.user_id == user_id, membership.c.tenant_id == tenant.id
+                )
+            )
+        ).first()
         await conn.execute(
             statement.on_conflict_do_update(
                 index_elements=["user_id", "tenant_id"], set_={"role": role.value, "unit_id": unit_id}
             )
         )
+        if before is not None and (before.role, before.unit_id) != (role.value, unit_id):
+            await revoke_user_refresh_tokens(conn, user_id)
     return Membership(tenant_slug, TenantKind(tenant.kind), role, unit_id)
+
+
+async def revoke_user_refresh_tokens(conn: AsyncConnection, user_id: int) -> int:
+    """End every refresh family of a user whose role, unit or account changed (issue 9 item 2).
+
+    Their access tokens live on for at most ``ACCESS_TOKEN_SECONDS`` (10 minutes): their ids are
+    not stored, so they cannot be listed for the revocation store.
+    """
+    done = await conn.execute(
+        refresh_token.update()
+        .where(refresh_token.c.user_id == user_id, refresh_token.c.revoked_at.is_(None))
+        .values(revoked_at=sa.func.now())
+    )
+    return int(done.rowcount or 0)
 
 
 async def set_user_disabled(db: Database, email: str, disabled: bool) -> StaffUser:
@@ -314,6 +354,8 @@ async def set_user_disabled(db: Database, email: str, disabled: bool) -> StaffUs
                 .returning(staff_user)
             )
         ).one()
+        if disabled:
+            await revoke_user_refresh_tokens(conn, user_id)
     return StaffUser(row.id, row.email, row.name, disabled=row.disabled_at is not None)
 
 

@@ -17,6 +17,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 
 from lapor.auth.accounts import NATIONAL_AUDIENCE
+from lapor.auth.issuers import Issuers
 from lapor.auth.keys import SigningKeys
 from lapor.auth.revocations import Revocations
 from lapor.auth.roles import Role
@@ -41,8 +42,12 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-async def verify(token: str, keys: SigningKeys, revocations: Revocations, issuer: str) -> dict[str, Any]:
-    """The claims of a valid access token, or ``UNAUTHENTICATED`` saying why not."""
+async def verify(token: str, keys: SigningKeys, revocations: Revocations, issuers: Issuers) -> dict[str, Any]:
+    """The claims of a valid access token, or ``UNAUTHENTICATED`` saying why not.
+
+    Its issuer must be one of our hosts and belong to the tenant the token is for
+    (``lapor.auth.issuers``): the signature alone does not say which tenant's server issued it.
+    """
     kid = _kid(token)
     keyset = await keys.verifying_keyset(kid)
     try:
@@ -53,7 +58,7 @@ async def verify(token: str, keys: SigningKeys, revocations: Revocations, issuer
     claims = dict(decoded.claims)
     if header.get("typ") != "at+jwt":
         raise _unauthenticated("not an access token")
-    if claims.get("iss") != issuer:
+    if not await issuers.accepts(claims.get("iss"), claims.get("aud")):
         raise _unauthenticated("wrong issuer")
     now = time.time()
     if int(claims.get("exp", 0)) + LEEWAY_SECONDS < now:

@@ -14,12 +14,20 @@ import secrets as random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidRequestError, OAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Payload,
+    OAuth2Request,
+)
 from authlib.oauth2.rfc6749.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
@@ -31,17 +39,54 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from joserfc import jwt
 from joserfc.errors import JoseError
+from redis.asyncio import Redis
 
 from lapor.auth.accounts import Client, Membership, load_client_sync, membership_sync
-from lapor.auth.hashing import token_digest
+from lapor.auth.hashing import ClientSecretHasher, token_digest
+from lapor.auth.issuers import HostResolver, Issuers
 from lapor.auth.keys import ALGORITHM, SigningKeys
+from lapor.auth.login_throttle import LoginThrottle
+from lapor.auth.nonces import Nonces
 from lapor.auth.roles import ALL_SCOPES, ROLE_SCOPES
 from lapor.platform.db import Database
-from lapor.platform.public_tables import authorization_code, refresh_token, staff_user
+from lapor.platform.public_tables import authorization_code, oauth_client, refresh_token, staff_user
+from lapor.platform.secrets import Secrets
+from lapor.settings import Settings
+from lapor.tenants.records import Tenant, TenantKind
 
 ACCESS_TOKEN_SECONDS = 600
 REFRESH_TOKEN_DAYS = 30
 CODE_SECONDS = 120
+T = TypeVar("T")
+
+
+# --- the host a request came to --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostContext:
+    """The tenant resolved from the request's host, and that host's issuer identifier."""
+
+    tenant: Tenant
+    issuer: str
+
+    def serves(self, client: Client) -> bool:
+        """A tenant's clients only on the tenant's hosts; national clients only on the national host."""
+        if client.national:
+            return self.tenant.kind is TenantKind.NATIONAL
+        return client.tenant_slug == self.tenant.slug
+
+
+_host: ContextVar[HostContext] = ContextVar("lapor_oauth_host")
+
+
+def run_for_host(host: HostContext, function: Callable[..., T], *args: Any) -> T:
+    """Run Authlib's synchronous ``function`` (in a worker thread) knowing the request's host."""
+    token = _host.set(host)
+    try:
+        return function(*args)
+    finally:
+        _host.reset(token)
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -172,6 +217,21 @@ def _scope_for(requested: str, client: Client, principal: StaffPrincipal | None)
     return " ".join(sorted(allowed))
 
 
+def refreshed_scope(requested: str, stored: str, client: Client, principal: object) -> str:
+    """A refresh carries what was granted, still allowed to the client and to the user's role now.
+
+    Issue 9 item 2: without the last two, a demoted admin's refresh tokens kept ``tenant:admin``.
+    """
+    granted = set(stored.split())
+    wanted = set(requested.split()) if requested else granted
+    allowed = wanted & granted & client.scopes
+    if isinstance(principal, StaffPrincipal):
+        allowed &= ROLE_SCOPES[principal.membership.role]
+    if not allowed:
+        raise InvalidScopeError("nothing of the granted scope is still allowed; sign in again")
+    return " ".join(sorted(allowed))
+
+
 # --- grants ----------------------------------------------------------------------------------
 
 
@@ -282,6 +342,14 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         with self.server.db.sync_public.connect() as conn:
             return _principal(conn, token.user_id, self.request.client)
 
+    def issue_token(self, user: Any, refresh_token: StoredRefreshToken) -> dict[str, Any]:
+        scope = refreshed_scope(
+            self.request.payload.scope or "", refresh_token.get_scope(), self.request.client, user
+        )
+        return self.generate_token(
+            user=user, scope=scope, include_refresh_token=self.INCLUDE_NEW_REFRESH_TOKEN
+        )
+
     def revoke_old_credential(self, token: StoredRefreshToken) -> None:
         with self.server.db.sync_public.begin() as conn:
             done = conn.execute(
@@ -326,25 +394,33 @@ class AccessTokens(JWTBearerTokenGenerator):
         return user.auth_time if isinstance(user, StaffPrincipal) else None
 
     def get_extra_claims(self, client: Client, grant_type: str, user: object, scope: str) -> dict[str, Any]:
+        claims: dict[str, Any] = {"iss": _host.get().issuer}  # the host's issuer (issuers.py)
         if isinstance(user, StaffPrincipal):
-            claims: dict[str, Any] = {"role": user.membership.role.value, "name": user.name}
+            claims.update(role=user.membership.role.value, name=user.name)
             if user.membership.unit_id is not None:
                 claims["unit"] = user.membership.unit_id
             return claims
-        return {"name": client.name}
+        claims["name"] = client.name
+        return claims
 
 
 # --- endpoints -------------------------------------------------------------------------------
 
 
 def _decode_access_token(server: LaporAuthorizationServer, value: str) -> dict[str, Any] | None:
-    """Claims of a token we issued and that is still valid (signature, issuer, expiry)."""
+    """Claims of an access token we signed that is still valid (signature, type, expiry).
+
+    Whether its issuer belongs to its audience is asked by the route afterwards (it needs the
+    asynchronous host directory): ``Issuers.accepts``.
+    """
     try:
         decoded = jwt.decode(value, server.keys.verifying_snapshot())
     except (JoseError, ValueError):
         return None
     claims = dict(decoded.claims)
-    if claims.get("iss") != server.issuer or int(claims.get("exp", 0)) <= time.time():
+    if decoded.header.get("typ") != "at+jwt" or int(claims.get("exp", 0)) <= time.time():
+        return None
+    if urlsplit(str(claims.get("iss", ""))).scheme != server.issuers.scheme:
         return None
     return claims
 
@@ -433,21 +509,54 @@ class Introspection(IntrospectionEndpoint):
 
 
 class LaporAuthorizationServer(AuthorizationServer):
-    def __init__(self, db: Database, keys: SigningKeys, issuer: str) -> None:
+    def __init__(
+        self, db: Database, keys: SigningKeys, issuers: Issuers, client_secrets: ClientSecretHasher,
+        redis: Redis | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(scopes_supported=sorted(ALL_SCOPES))
         self.db = db
         self.keys = keys
-        self.issuer = issuer
+        self.issuers = issuers
+        self.client_secrets = client_secrets
+        self.login_throttle = LoginThrottle(redis)
+        self.csrf_nonces = Nonces(redis, "login-csrf")
         self.register_grant(LaporClientCredentials)
         self.register_grant(CodeGrant, [S256Only(required=True)])
         self.register_grant(RotatingRefreshGrant)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
-        self.register_token_generator("default", AccessTokens(keys, issuer))
+        # The issuer given here is replaced per request by the host's (get_extra_claims).
+        self.register_token_generator("default", AccessTokens(keys, f"{issuers.scheme}://invalid"))
+
+    @classmethod
+    def for_platform(
+        cls, db: Database, keys: SigningKeys, settings: Settings, secrets: Secrets, hosts: HostResolver,
+        redis: Redis | None,
+    ) -> LaporAuthorizationServer:  # fmt: skip
+        scheme = urlsplit(settings.oauth_issuer).scheme or "https"
+        return cls(db, keys, Issuers(hosts, scheme), ClientSecretHasher(secrets.client_secret_key), redis)
 
     def query_client(self, client_id: str) -> Client | None:
+        """The client, if it is active and belongs to the tenant of the request's host (item 15)."""
         with self.db.sync_public.connect() as conn:
-            return load_client_sync(conn, client_id)
+            client = load_client_sync(conn, client_id)
+        if client is None or not _host.get().serves(client):
+            return None
+        return replace(client, secret_check=self._check_secret)
+
+    def _check_secret(self, client: Client, candidate: str) -> bool:
+        """HMAC for current secrets; a legacy argon2 hash verifies (bounded) and is replaced."""
+        if client.secret_hash is None:
+            return False
+        ok, upgraded = self.client_secrets.verify(client.secret_hash, candidate)
+        if ok and upgraded is not None:
+            with self.db.sync_public.begin() as conn:
+                conn.execute(
+                    oauth_client.update()
+                    .where(oauth_client.c.client_id == client.client_id)
+                    .values(secret_hash=upgraded)
+                )
+        return ok
 
     def save_token(self, token: dict[str, Any], request: OAuthRequest) -> None:
         value = token.get("refresh_token")
@@ -481,11 +590,11 @@ class LaporAuthorizationServer(AuthorizationServer):
     ) -> tuple[int, Any, list]:
         return status, body, headers
 
-    def metadata(self) -> dict[str, Any]:
-        """RFC 8414 metadata (served at /.well-known/oauth-authorization-server)."""
-        base = self.issuer.rstrip("/")
+    def metadata(self, issuer: str) -> dict[str, Any]:
+        """RFC 8414 metadata of one host's issuer (served at /.well-known/oauth-authorization-server)."""
+        base = issuer.rstrip("/")
         return {
-            "issuer": self.issuer,
+            "issuer": issuer,
             "authorization_endpoint": f"{base}/oauth/authorize",
             "token_endpoint": f"{base}/oauth/token",
             "revocation_endpoint": f"{base}/oauth/revoke",

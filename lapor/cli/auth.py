@@ -25,8 +25,10 @@ from lapor.auth.keys import KEYS_CHANNEL, rotate_key
 from lapor.auth.roles import Role, parse_scopes
 from lapor.cli.common import console, load_settings, open_database, print_json, run
 from lapor.platform.bus import make_bus
+from lapor.platform.errors import DomainError
 from lapor.platform.migrations import upgrade_public
 from lapor.platform.secrets import load_secrets
+from lapor.schema.common import global_id, parse_global_id
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -138,7 +140,10 @@ def users_grant(
     email: str,
     tenant: Annotated[str, typer.Option(help="Tenant slug.")],
     role: Annotated[Role, typer.Option(case_sensitive=False, help="Role in that tenant.")],
-    unit: Annotated[int | None, typer.Option(help="Unit id (unit officers only).")] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(help="Unit (unit officers only): its global id as the API shows it, or the number."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Give a user a role in a tenant (replaces an earlier role there)."""
@@ -146,14 +151,33 @@ def users_grant(
 
     async def go() -> Membership:
         async with open_database(settings) as db:
-            return await grant_role(db, email, tenant, role, unit)
+            return await grant_role(db, email, tenant, role, parse_unit(unit))
 
     granted = run(go(), as_json=as_json)
+    unit_shown = global_id("Unit", granted.unit_id) if granted.unit_id is not None else None
     if as_json:
         print_json({"email": email, "tenant": granted.tenant_slug, "role": granted.role.value,
-                    "unit": granted.unit_id, "scopes": sorted(granted.scopes)})  # fmt: skip
+                    "unit": unit_shown, "scopes": sorted(granted.scopes)})  # fmt: skip
     else:
         console.print(f"{email} is {granted.role.value} in {granted.tenant_slug}")
+
+
+def parse_unit(value: str | None) -> int | None:
+    """``--unit``: the unit's global id (``Unit.id`` in the API, e.g. ``VW5pdDo3``) or its number."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        type_name, key = parse_global_id(value)
+    except DomainError:
+        type_name, key = "", ""
+    if type_name != "Unit" or not key.isdigit():
+        raise DomainError(
+            "INVALID_INPUT", f"--unit {value!r} is not a unit id (use Unit.id from the API)", "unit"
+        )
+    return int(key)
 
 
 @users.command("disable")

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lapor.auth.routes import OAUTH_PATHS, oauth_routes
+from lapor.auth.routes import oauth_routes
 from lapor.platform.body_limit import BodySizeLimit
 from lapor.platform.embedded import database_url_from
 from lapor.platform.ratelimit import TokenEndpointRateLimit
@@ -58,7 +58,8 @@ class _LazyTenantHosts:
         if self._wrapped is None:
             services: Services = scope["app"].state.services
             self._wrapped = TenantHostMiddleware(
-                self.app, services.directory, exempt_paths={"/healthz", "/readyz", *OAUTH_PATHS}
+                # OAuth paths resolve the host like /graphql (issue 9 item 15): unknown 404, suspended 403.
+                self.app, services.directory, exempt_paths={"/healthz", "/readyz"}
             )
         await self._wrapped(scope, receive, send)
 

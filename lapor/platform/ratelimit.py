@@ -306,16 +306,38 @@ def client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
+OAUTH_PREFIXES = ("/oauth/", "/.well-known/")
+LOGIN_COST = 10
+"""Points of one login form submission (``POST /oauth/authorize``): it runs a 64 MiB argon2."""
+
+
+def oauth_cost(method: str, path: str) -> int:
+    return LOGIN_COST if method == "POST" and path == "/oauth/authorize" else 1
+
+
 class TokenEndpointRateLimit:
-    """ASGI middleware: ``/oauth/token`` is limited per IP, refusals are OAuth-style JSON."""
+    """ASGI middleware: every ``/oauth/*`` and ``/.well-known/*`` request is charged to one
+    platform-wide bucket per IP (the public limit; a login costs ``LOGIN_COST``), before host
+    resolution so unknown hosts pay too; refusals are OAuth-style JSON.
+
+    Issue 9 item 4: only ``/oauth/token`` was limited, so the login form took 100 guesses in 21 s.
+    """
 
     def __init__(self, app: ASGIApp, limiter: Callable[[Scope], RateLimiter | None] | None = None) -> None:
         self.app = app
         self._limiter = limiter or _services_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limiter = self._limiter(scope) if scope["type"] == "http" and scope["path"] == TOKEN_PATH else None
-        decision = await limiter.for_token_endpoint(client_ip(scope)) if limiter is not None else None
+        path = scope.get("path", "")
+        charged = scope["type"] == "http" and path.startswith(OAUTH_PREFIXES)
+        limiter = self._limiter(scope) if charged else None
+        decision = None
+        if limiter is not None:
+            decision = await limiter.charge(
+                platform_key("rate", "oauth-token", client_ip(scope)),
+                limiter.public_limit,
+                oauth_cost(scope.get("method", "GET"), path),
+            )
         if decision is None:
             await self.app(scope, receive, send)
             return
@@ -329,8 +351,9 @@ def oauth_refusal(decision: Decision) -> dict[str, object]:
     """RFC 6749 section 5.2 shape (``error``, ``error_description``) for a refused token request."""
     return {
         "error": "rate_limited",
-        "error_description": f"Too many token requests from this address; retry after "
-        f"{decision.retry_after} seconds.",
+        "error_description": f"Terlalu banyak permintaan dari alamat ini; coba lagi setelah "
+        f"{decision.retry_after} detik. (Too many requests from this address; retry after "
+        f"{decision.retry_after} seconds.)",
     }
 
 

@@ -63,6 +63,8 @@ class Secrets:
         self._code_key = _derive(master, b"access code")
         self.form_key = _derive(master, b"login form")
         """Keys the CSRF tokens of the OAuth login form."""
+        self.client_secret_key = _derive(master, b"client secret")
+        """Keys the HMAC-SHA256 hashes of OAuth client secrets (random, so no memory-hard hash)."""
 
     def encrypt(self, plaintext: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)

@@ -71,7 +71,7 @@ class Services:
             redis=redis,
             keys=keys,
             revocations=Revocations(redis),
-            oauth=LaporAuthorizationServer(db, keys, settings.oauth_issuer),
+            oauth=LaporAuthorizationServer.for_platform(db, keys, settings, secrets, directory, redis),
             ratelimiter=RateLimiter.from_settings(settings),
         )
 

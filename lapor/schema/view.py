@@ -112,7 +112,7 @@ async def _caller(
         token = bearer_token(authorization)
         if token is None:
             return None, None
-        claims = await verify(token, services.keys, services.revocations, services.settings.oauth_issuer)
+        claims = await verify(token, services.keys, services.revocations, services.oauth.issuers)
         return actor_for(claims, tenant), None
     except DomainError as error:
         return None, error

@@ -6,7 +6,7 @@ import strawberry
 
 from lapor.platform.errors import DomainError
 from lapor.schema.audit import audit_complaint_reads
-from lapor.schema.common import Node, parse_global_id
+from lapor.schema.common import Node, global_id, parse_global_id
 from lapor.schema.complaints.enums import ActorKind
 from lapor.schema.complaints.types import Complaint
 from lapor.schema.context import LaporContext
@@ -22,7 +22,9 @@ class Viewer:
     kind: ActorKind
     name: str | None
     scopes: list[str]
-    unit_id: int | None
+    unit_id: strawberry.ID | None = strawberry.field(
+        description="The global id of a unit officer's unit (the same id `Unit.id` shows); null otherwise."
+    )
 
 
 @strawberry.type
@@ -34,7 +36,8 @@ class ViewerQuery:
         actor = info.context.actor
         if actor is None:
             return None
-        return Viewer(kind=actor.kind, name=actor.name, scopes=sorted(actor.scopes), unit_id=actor.unit_id)
+        unit_id = global_id("Unit", actor.unit_id) if actor.unit_id is not None else None
+        return Viewer(kind=actor.kind, name=actor.name, scopes=sorted(actor.scopes), unit_id=unit_id)
 
     @strawberry.field(description="Any object by its global id (complaints need complaints:read).")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:

@@ -65,8 +65,10 @@ from lapor.tenants.actors import Actor, staff
 from lapor.tenants.complaints.inputs import ReporterInput, SubmitInput
 from lapor.tenants.complaints.records import ComplaintRecord
 from lapor.tenants.complaints.service import ComplaintService
+from lapor.tenants.complaints.submitters import SUBMIT_SCOPE, needs_client
 from lapor.tenants.context import tenant_transaction
 from lapor.tenants.enums import (
+    ActorKind,
     Channel,
     ComplaintKind,
     ComplaintStatus,
@@ -445,11 +447,27 @@ def _with_channel(item: _Item, place: Place, rng: random.Random, number: int, in
 # --- playing one complaint through the services ---------------------------------------------------
 
 
+def _gateway(tenant: Tenant, data: SubmitInput) -> Actor | None:
+    """Who files it: the public for WEB and MOBILE, else the channel's gateway, an OAuth client
+    with ``complaints:submit`` (as in production: such a submission needs one). The demo files
+    through the service, so the client id is a label, never a registered client."""
+    if not needs_client(data):
+        return None
+    client_id = f"demo-gateway-{data.channel.value.lower()}-{tenant.slug}"
+    return Actor(
+        ActorKind.STAFF,
+        name=f"Gateway {data.channel.value} demo",
+        scopes=frozenset({SUBMIT_SCOPE}),
+        client_id=client_id,
+        subject=client_id,
+    )
+
+
 async def _play(
     service: ComplaintService, tenant: Tenant, admin: Actor, setup: _Setup, item: _Item, rng: random.Random
 ) -> DemoSample:
     """Submit ``item`` and take it as far as its scenario says, as admin, unit officer and reporter."""
-    submission = await service.submit(tenant, item.data)
+    submission = await service.submit(tenant, item.data, _gateway(tenant, item.data))
     code = submission.access_code
     assert code is not None and not submission.duplicate, "demo complaints are new submissions"
     tid = submission.complaint.tracking_id

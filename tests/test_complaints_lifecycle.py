@@ -146,17 +146,22 @@ async def test_wrong_code_and_unknown_id_look_the_same(complaints, tenant):
 
 
 async def test_channel_submissions_are_deduplicated(complaints, tenant):
-    first = await complaints.submit(tenant, sample(channel=Channel.SMS, external_ref="sms-1708-0001"))
-    again = await complaints.submit(tenant, sample(channel=Channel.SMS, external_ref="sms-1708-0001"))
+    gateway = Actor(ActorKind.STAFF, name="Gateway SMS", scopes=frozenset({"complaints:submit"}),
+                    client_id="gateway-sms")  # fmt: skip
+    first = await complaints.submit(tenant, sample(channel=Channel.SMS, external_ref="sms-1708-0001"), gateway)
+    again = await complaints.submit(tenant, sample(channel=Channel.SMS, external_ref="sms-1708-0001"), gateway)
     assert again.duplicate and not first.duplicate
     assert again.complaint.tracking_id == first.complaint.tracking_id
     assert again.access_code == first.access_code, "a retry gets the same code back"
     other_channel = await complaints.submit(
-        tenant, sample(channel=Channel.WHATSAPP, external_ref="sms-1708-0001")
+        tenant, sample(channel=Channel.WHATSAPP, external_ref="sms-1708-0001"), gateway
     )
     assert other_channel.complaint.tracking_id != first.complaint.tracking_id
     racing = await asyncio.gather(
-        *(complaints.submit(tenant, sample(channel=Channel.SMS, external_ref="race-42")) for _ in range(4))
+        *(
+            complaints.submit(tenant, sample(channel=Channel.SMS, external_ref="race-42"), gateway)
+            for _ in range(4)
+        )
     )
     assert len({r.complaint.tracking_id for r in racing}) == 1
     assert sum(not r.duplicate for r in racing) == 1

@@ -122,10 +122,11 @@ class Stream:
             ref = f"fault-{self.run_id}-{next(self._numbers)}"
             variables = {
                 "input": {
-                    "title": "Air PDAM tidak mengalir",
+                    # The reference rides in the title: a public web submission (no token, no
+                    # externalRef, which needs a gateway's client token since issue 9).
+                    "title": f"Air PDAM tidak mengalir {ref}",
                     "body": "Sudah tiga hari air PDAM di Kelurahan Oebobo tidak mengalir sama sekali.",
                     "categoryCode": "INFRASTRUKTUR",
-                    "externalRef": ref,
                 }
             }
             outcome = await self._send("submit", ref, SUBMIT, variables)
@@ -243,12 +244,13 @@ def _bad(stream: Stream) -> list[str]:
 
 
 def _stored(url: str, slug: str) -> dict[str, list[str]]:
-    """external_ref -> tracking ids of the tenant's complaints, read as the superuser."""
+    """reference (the title's last word) -> tracking ids of the tenant's complaints, read as the
+    superuser."""
     with psycopg.connect(url, connect_timeout=5) as conn:
         schema = conn.execute("SELECT schema_name FROM public.tenant WHERE slug = %s", (slug,)).fetchone()
         assert schema is not None
         rows = conn.execute(
-            sql.SQL("SELECT external_ref, tracking_id FROM {}.complaint").format(sql.Identifier(schema[0]))
+            sql.SQL("SELECT split_part(title, ' ', 5), tracking_id FROM {}.complaint").format(sql.Identifier(schema[0]))
         ).fetchall()
         indexed = {
             tid

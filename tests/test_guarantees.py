@@ -22,6 +22,7 @@ from lapor.auth.keys import ALGORITHM, SigningKeys
 from lapor.auth.revocations import Revocations
 from lapor.platform import secrets as secrets_module
 from lapor.platform.errors import DomainError
+from lapor.platform.secrets import load_secrets
 from lapor.tenants.complaints.inputs import ReporterInput
 from tests.complaint_helpers import sample
 
@@ -35,8 +36,10 @@ PLANTED_EMAIL = "penanda.rahasia@example.org"
 
 
 @pytest.fixture
-async def keys(db, secrets_for_tests) -> SigningKeys:
-    signing = SigningKeys(db, secrets_for_tests)
+async def keys(db, settings) -> SigningKeys:
+    # The platform's own master key (as every app in this run loads it): the signing key is a
+    # platform-wide row, and a key sealed under another master key would not open.
+    signing = SigningKeys(db, load_secrets(settings))
     await signing.ensure()
     return signing
 

@@ -42,11 +42,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
-async def verify(token: str, keys: SigningKeys, revocations: Revocations, issuers: Issuers) -> dict[str, Any]:
+async def verify(
+    token: str, keys: SigningKeys, revocations: Revocations, issuers: Issuers | str
+) -> dict[str, Any]:
     """The claims of a valid access token, or ``UNAUTHENTICATED`` saying why not.
 
     Its issuer must be one of our hosts and belong to the tenant the token is for
     (``lapor.auth.issuers``): the signature alone does not say which tenant's server issued it.
+    A plain string is one fixed issuer that must match exactly (for callers outside a request).
     """
     kid = _kid(token)
     keyset = await keys.verifying_keyset(kid)
@@ -58,7 +61,7 @@ async def verify(token: str, keys: SigningKeys, revocations: Revocations, issuer
     claims = dict(decoded.claims)
     if header.get("typ") != "at+jwt":
         raise _unauthenticated("not an access token")
-    if not await issuers.accepts(claims.get("iss"), claims.get("aud")):
+    if not await _issuer_ok(issuers, claims):
         raise _unauthenticated("wrong issuer")
     now = time.time()
     if int(claims.get("exp", 0)) + LEEWAY_SECONDS < now:
@@ -68,6 +71,12 @@ async def verify(token: str, keys: SigningKeys, revocations: Revocations, issuer
     if not claims.get("jti") or await revocations.is_revoked(str(claims["jti"])):
         raise _unauthenticated("revoked")
     return claims
+
+
+async def _issuer_ok(issuers: Issuers | str, claims: dict[str, Any]) -> bool:
+    if isinstance(issuers, str):
+        return claims.get("iss") == issuers
+    return await issuers.accepts(claims.get("iss"), claims.get("aud"))
 
 
 def _kid(token: str) -> str | None:

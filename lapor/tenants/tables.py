@@ -96,6 +96,9 @@ complaint = sa.Table(
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("channel", sa.Text, nullable=False),
     sa.Column("external_ref", sa.Text, nullable=True),
+    # The OAuth client that filed it (t0005): a channel submission's idempotency key is the
+    # client's own (client, channel, reference), never the tenant's.
+    sa.Column("submitted_by_client", sa.Text, nullable=True),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
@@ -146,7 +149,9 @@ complaint = sa.Table(
         name="complaint_status_check",
     ),
     sa.CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="complaint_rating_check"),
-    sa.UniqueConstraint("channel", "external_ref", name="complaint_channel_external_ref_key"),
+    sa.UniqueConstraint(
+        "submitted_by_client", "channel", "external_ref", name="complaint_client_reference_key"
+    ),
     sa.Index("complaint_status_idx", "status", "submitted_at"),
     sa.Index("complaint_unit_idx", "unit_id", "submitted_at"),
     sa.Index("complaint_category_idx", "category_id"),

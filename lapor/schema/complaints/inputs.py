@@ -41,7 +41,8 @@ class SubmitComplaintInput:
     confidential: bool = False
     external_ref: str | None = strawberry.field(
         default=None,
-        description="The channel's own id (or an idempotency key): a retry returns the same complaint.",
+        description="The channel's own id (or an idempotency key), per OAuth client: a retry by the same "
+        "client returns the same complaint and access code. Needs a client token with complaints:submit.",
     )
     reporter: ReporterInput | None = None
     attachments: list[AttachmentInput] = strawberry.field(default_factory=list)

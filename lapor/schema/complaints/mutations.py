@@ -62,14 +62,19 @@ def _tid(value: str) -> str:
 @strawberry.type
 class ComplaintMutation:
     @strawberry.mutation(
-        description="File a complaint, aspiration or information request (no account needed)."
+        description="File a complaint, aspiration or information request. WEB and MOBILE without "
+        "externalRef need no account; an externalRef or any other channel needs an OAuth client token "
+        "with complaints:submit (UNAUTHENTICATED / FORBIDDEN), and a retry with the same channel and "
+        "externalRef returns the same complaint and code to that client only."
     )
     async def submit_complaint(
         self, info: Info, input: inputs.SubmitComplaintInput
     ) -> SubmitComplaintPayload:
         context = info.context
         submission, errors = await attempt(
-            context.services.complaints.submit(context.tenant, input.to_domain())
+            context.services.complaints.submit(
+                context.tenant, input.to_domain(), context.actor, auth_error=context.auth_error
+            )
         )
         if submission is None:
             return SubmitComplaintPayload(

@@ -32,6 +32,9 @@ from lapor.tenants.complaints.records import ComplaintRecord, EventRecord
 
 Info = strawberry.Info[LaporContext, None]
 
+ADMIN_SCOPE = "tenant:admin"
+"""Reads ``Complaint.externalRef`` (issue 9, item 1)."""
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -99,7 +102,6 @@ class Complaint(Node):
     tracking_id: str
     kind: ComplaintKind
     channel: Channel
-    external_ref: str | None
     status: ComplaintStatus
     title: str
     body: str
@@ -130,6 +132,16 @@ class Complaint(Node):
     @strawberry.field(description="Past its deadline while the agency owes the next step.")
     def is_late(self) -> bool:
         return self.record.is_late(_now())
+
+    @strawberry.field(
+        description="The submitting client's own reference (a gateway's message id). Only with the scope "
+        "tenant:admin; null for everyone else."
+    )
+    def external_ref(self, info: Info) -> str | None:
+        actor = info.context.actor
+        if actor is None or ADMIN_SCOPE not in actor.scopes:
+            return None
+        return self.record.external_ref
 
     @strawberry.field
     async def unit(self, info: Info) -> Unit | None:
@@ -183,7 +195,7 @@ class Complaint(Node):
 
 
 _COMPLAINT_FIELDS = (
-    "tracking_id", "kind", "channel", "external_ref", "status", "title", "body", "priority", "region_code",
+    "tracking_id", "kind", "channel", "status", "title", "body", "priority", "region_code",
     "location", "anonymous", "confidential", "version", "deadline_kind", "deadline_at", "submitted_at",
     "verified_at", "assigned_at", "first_response_at", "responded_at", "closed_at", "outcome", "closed_how",
     "rating", "rating_comment", "reopen_count", "support_count", "archive_reason", "origin_tenant",

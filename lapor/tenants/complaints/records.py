@@ -25,6 +25,8 @@ class ComplaintRecord:
     kind: ComplaintKind
     channel: Channel
     external_ref: str | None
+    submitted_by_client: str | None
+    """The OAuth client that filed it (channel gateways, apps); ``None`` for the public web form."""
     status: ComplaintStatus
     title: str
     body: str

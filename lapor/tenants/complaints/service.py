@@ -35,6 +35,7 @@ from lapor.tenants.complaints.inputs import (
 from lapor.tenants.complaints.lifecycle import TRANSITIONS, Action, check_transition
 from lapor.tenants.complaints.national_index import CATEGORY_CODE, index_complaint
 from lapor.tenants.complaints.records import ComplaintRecord
+from lapor.tenants.complaints.submitters import derivation_input, submitting_client
 from lapor.tenants.context import tenant_transaction
 from lapor.tenants.enums import (
     ActorKind,
@@ -117,10 +118,22 @@ class ComplaintService:
 
     # --- submission --------------------------------------------------------------------------
 
-    async def submit(self, tenant: Tenant, data: SubmitInput) -> Submission:
-        """File a complaint. The same (channel, externalRef) twice gives the same complaint."""
+    async def submit(
+        self,
+        tenant: Tenant,
+        data: SubmitInput,
+        actor: Actor | None = None,
+        *,
+        auth_error: DomainError | None = None,
+    ) -> Submission:
+        """File a complaint. The same client sending the same (channel, externalRef) twice gets
+        the same complaint and code back; nobody else ever does (see ``submitters``).
+
+        ``actor`` is the caller (``None`` for the public); ``auth_error`` why a presented token
+        was refused, raised only when the submission needs a client."""
         data = data.cleaned()
-        derive = f"{tenant.slug}:{data.channel.value}:{data.external_ref}" if data.external_ref else None
+        client = submitting_client(data, actor, auth_error)
+        derive = derivation_input(tenant.slug, client, data) if client and data.external_ref else None
         code = self.secrets.new_access_code(derive_from=derive)
         # Shared, cached reads happen before the tenant transaction takes its connection: loading
         # them inside it would need a second connection, and a full pool would wait on itself.
@@ -131,8 +144,8 @@ class ComplaintService:
         )
         now = utcnow()
         async with tenant_transaction(self.db, tenant) as conn:
-            if data.external_ref:
-                existing = await self._by_reference(conn, data)
+            if client and data.external_ref:
+                existing = await self._by_reference(conn, client, data)
                 if existing is not None:
                     return Submission(existing, code, duplicate=True)
             category_id = await self._category_id(conn, data.category_code)
@@ -156,6 +169,7 @@ class ComplaintService:
                 "kind": data.kind.value,
                 "channel": data.channel.value,
                 "external_ref": data.external_ref,
+                "submitted_by_client": client,
                 "status": S.SUBMITTED.value,
                 "title": data.title,
                 "body": data.body,
@@ -174,12 +188,13 @@ class ComplaintService:
                 await conn.execute(
                     pg_insert(complaint)
                     .values(**values)
-                    .on_conflict_do_nothing(constraint="complaint_channel_external_ref_key")
+                    .on_conflict_do_nothing(constraint="complaint_client_reference_key")
                     .returning(*complaint.c, CATEGORY_CODE)
                 )
             ).first()
             if inserted is None:  # a concurrent retry won the race: same complaint, same code
-                existing = await self._by_reference(conn, data)
+                assert client is not None
+                existing = await self._by_reference(conn, client, data)
                 assert existing is not None
                 return Submission(existing, code, duplicate=True)
             record = ComplaintRecord.from_row(inserted)
@@ -202,11 +217,16 @@ class ComplaintService:
         await self._changed(tenant, record, Action.SUBMIT.value)
         return Submission(record, code, duplicate=False)
 
-    async def _by_reference(self, conn: AsyncConnection, data: SubmitInput) -> ComplaintRecord | None:
+    async def _by_reference(
+        self, conn: AsyncConnection, client: str, data: SubmitInput
+    ) -> ComplaintRecord | None:
+        """The client's own earlier submission of this (channel, reference), never another's."""
         row = (
             await conn.execute(
                 sa.select(complaint).where(
-                    complaint.c.channel == data.channel.value, complaint.c.external_ref == data.external_ref
+                    complaint.c.submitted_by_client == client,
+                    complaint.c.channel == data.channel.value,
+                    complaint.c.external_ref == data.external_ref,
                 )
             )
         ).first()

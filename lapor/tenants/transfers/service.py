@@ -473,7 +473,11 @@ class TransferService:
                     **values,
                     tracking_id=left.tracking_id,
                     channel=Channel.TRANSFER.value,
+                    # The reference and its client belong to the source's gateway: here the
+                    # complaint is no client's submission, and no (client, channel, reference)
+                    # key can collide with the target's own.
                     external_ref=None,
+                    submitted_by_client=None,
                     reporter_id=reporter_id,
                     submitted_at=left.submitted_at,
                     origin_tenant=left.origin_tenant or source.slug,
@@ -503,31 +507,35 @@ class TransferService:
 
     async def track(self, host: Tenant, tracking_id: str, access_code: str) -> Tracked:
         """Find the complaint wherever it is now; unknown ids, ids this host never held and wrong
-        codes all get the same ``NOT_FOUND``.
+        codes all get the same ``NOT_FOUND``, after the same work (issue 9, item 13).
 
-        The host's own row answers when it still holds the complaint (no extra query). When its
-        row says TRANSFERRED, or on the national host, the national index (read as the app role:
-        this is the explicit cross-tenant lookup) names the current holder, and the code is
-        checked against the holder's row, read inside the holder's own transaction.
+        On a tenant host the code is checked first, against the host's own row: a row the
+        complaint left as TRANSFERRED keeps the access-code hash it travelled with, so a wrong
+        code for a transferred-away id costs what a wrong code or an unknown id costs (one
+        tenant transaction, one argon2 verification), and only the right code goes on to the
+        national index (read as the app role: this is the explicit cross-tenant lookup) and the
+        holder's own transaction. On the national host, which holds no copy, every id costs the
+        index lookup and a second tenant transaction (the holder's, or the host's again for an
+        unknown id).
         """
-        async with tenant_transaction(self.db, host) as conn:
-            row = (
-                await conn.execute(sa.select(complaint).where(complaint.c.tracking_id == tracking_id))
-            ).first()
-        if row is not None and row.status != S.TRANSFERRED.value:
-            await _check_code(row.access_code_hash, access_code)
-            return Tracked(ComplaintRecord.from_row(row), host)
-        holder = None
-        if row is not None or host.kind is TenantKind.NATIONAL:
-            holder = await self._holder(tracking_id)
+        row = await self._own_row(host, tracking_id)
+        if host.kind is not TenantKind.NATIONAL or row is not None:
+            await _check_code(row.access_code_hash if row else None, access_code)
+            assert row is not None
+            if row.status != S.TRANSFERRED.value:
+                return Tracked(ComplaintRecord.from_row(row), host)
+        holder = await self._holder(tracking_id)
         if holder is None or holder.slug == host.slug:
-            await asyncio.to_thread(verify_access_code, None, access_code)  # a wrong code's work
+            if row is None:  # the national host, an unknown id: the work a known id costs there
+                await self._own_row(host, tracking_id)
+                await asyncio.to_thread(verify_access_code, None, access_code)
             raise _not_found()
         async with tenant_transaction(self.db, holder) as conn:
             found = (
                 await conn.execute(sa.select(complaint).where(complaint.c.tracking_id == tracking_id))
             ).first()
-            await _check_code(found.access_code_hash if found else None, access_code)
+            if found is None or row is None or found.access_code_hash != row.access_code_hash:
+                await _check_code(found.access_code_hash if found else None, access_code)
             assert found is not None
             timeline = (await queries.timelines(conn, [found.id])).get(found.id, [])
             unit_ids = sorted({e.unit_id for e in timeline if e.unit_id is not None})
@@ -536,8 +544,14 @@ class TransferService:
             ComplaintRecord.from_row(found),
             holder,
             timeline=timeline,
-            unit_names={key: row.name for key, row in units.items()},
+            unit_names={key: held.name for key, held in units.items()},
         )
+
+    async def _own_row(self, host: Tenant, tracking_id: str) -> sa.Row | None:
+        async with tenant_transaction(self.db, host) as conn:
+            return (
+                await conn.execute(sa.select(complaint).where(complaint.c.tracking_id == tracking_id))
+            ).first()
 
     async def _holder(self, tracking_id: str) -> Tenant | None:
         async with self.db.public.connect() as conn:

@@ -169,7 +169,46 @@ class PrivatePostgres:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
 
     def is_running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
+        """The postmaster named in the lock file is alive (a crash leaves the file behind)."""
+        pid = self.postmaster_pid()
+        return pid is not None and _alive(pid)
+
+    def postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def server_pids(self) -> list[int]:
+        """This cluster's postmaster and every process it forked (backends, WAL writer,
+        checkpointer...): found from its own lock file, never by a process name."""
+        postmaster = self.postmaster_pid()
+        if postmaster is None or not _alive(postmaster):
+            return []
+        children = [pid for pid, parent in _parents().items() if parent == postmaster]
+        return [postmaster, *children]
+
+    def crash(self) -> None:
+        """A power cut as far as processes go: every server process frozen (SIGSTOP) at one
+        instant, then SIGKILLed. No shutdown checkpoint, no goodbye to clients, WAL buffers not yet
+        written are gone; the next start runs crash recovery from the last checkpoint."""
+        pids = self.server_pids()
+        assert pids, "the cluster is not running"
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not any(_alive(pid) for pid in pids), 10, "the killed server processes did not go")
+        # The dead postmaster may linger as a zombie until whatever adopted it reaps it (here, a
+        # slow PID 1): PostgreSQL takes a lock file whose PID still answers kill(0) for a live
+        # server and refuses to start. Every process of the cluster is dead: the locks are stale.
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+        (self.root / f".s.PGSQL.{self.port}.lock").unlink(missing_ok=True)
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
 
     def create_database(self, name: str) -> str:
         with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as conn:
@@ -181,6 +220,25 @@ class PrivatePostgres:
             with suppress(AssertionError, subprocess.TimeoutExpired):
                 self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, dead but not yet reaped, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every process (Linux /proc)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(FileNotFoundError, IndexError, ValueError):
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return parents
 
 
 @contextmanager

@@ -45,6 +45,7 @@ from tests.fault_servers import (
     PrivateRedis,
     app_env,
     create_tenants,
+    lapor_cli,
     live_app,
     private_postgres,
     provision,
@@ -59,6 +60,10 @@ RECOVERY_BOUND = 5.0
 SUBMIT = """
 mutation Submit($input: SubmitComplaintInput!) {
   submitComplaint(input: $input) { trackingId accessCode duplicate errors { code message } }
+}"""
+TRANSFER = """
+mutation Transfer($input: TransferComplaintInput!) {
+  transferComplaint(input: $input) { complaint { status } errors { code message } }
 }"""
 TRACK = """
 query Track($trackingId: String!, $accessCode: String!) {
@@ -100,9 +105,13 @@ class Stream:
     """Workers sending requests until told to stop; every outcome is kept for the assertions."""
 
     client: httpx.AsyncClient
+    token: str | None = None
+    """A staff client's bearer token (complaints:transfer), for the transfer workers."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     outcomes: list[Outcome] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    to_transfer: list[Outcome] = field(default_factory=list)
+    """Acknowledged submissions not yet handed to a transfer worker (each is tried once)."""
     _numbers: Iterator[int] = field(default_factory=itertools.count)
 
     def ok_since(self, moment: float, op: str = "submit") -> list[Outcome]:
@@ -136,9 +145,37 @@ class Stream:
                     outcome.kind = "bad"
                 else:
                     outcome.tracking_id, outcome.access_code = payload["trackingId"], payload["accessCode"]
+                    self.to_transfer.append(outcome)
             self.outcomes.append(outcome)
             if outcome.kind != "ok":
                 await asyncio.sleep(0.05)  # a polite client backs off a little before retrying
+
+    async def transfer(self) -> None:
+        """Forward acknowledged complaints to ``ttu``, each once (no retry: an unanswered transfer
+        leaves a complaint that must be wholly moved or wholly not)."""
+        assert self.token is not None
+        while not self.stop.is_set():
+            if not self.to_transfer:
+                await asyncio.sleep(0.02)
+                continue
+            submitted = self.to_transfer.pop(0)
+            variables = {
+                "input": {
+                    "trackingId": submitted.tracking_id,
+                    "targetTenant": "ttu",
+                    "kind": "FORWARD",
+                    "reason": "Bukan wewenang kota ini",
+                }
+            }
+            outcome = await self._send("transfer", submitted.ref, TRANSFER, variables, self.token)
+            outcome.tracking_id = submitted.tracking_id
+            if outcome.kind == "ok":
+                payload = json.loads(outcome.detail)["data"]["transferComplaint"]
+                if payload["errors"] or payload["complaint"]["status"] != "TRANSFERRED":
+                    outcome.kind = "bad"
+            self.outcomes.append(outcome)
+            if outcome.kind != "ok":
+                await asyncio.sleep(0.05)
 
     async def read(self) -> None:
         while not self.stop.is_set():
@@ -154,11 +191,14 @@ class Stream:
                     outcome.kind = "bad"
             self.outcomes.append(outcome)
 
-    async def _send(self, op: str, ref: str, query: str, variables: dict[str, object]) -> Outcome:
+    async def _send(
+        self, op: str, ref: str, query: str, variables: dict[str, object], token: str | None = None
+    ) -> Outcome:
         started = time.monotonic()
+        headers = {"host": HOST} | ({"authorization": f"Bearer {token}"} if token else {})
         try:
             response = await self.client.post(
-                "/graphql", json={"query": query, "variables": variables}, headers={"host": HOST}
+                "/graphql", json={"query": query, "variables": variables}, headers=headers
             )
         except httpx.TimeoutException:
             return Outcome(op, ref, started, time.monotonic(), "bad", detail="client timeout (a hang)")
@@ -199,14 +239,21 @@ def _classify(response: httpx.Response) -> str:
 
 
 async def _streaming(
-    base: str, scenario: Callable[[Stream], Awaitable[None]], *, submitters: int, readers: int = 0
+    base: str,
+    scenario: Callable[[Stream], Awaitable[None]],
+    *,
+    submitters: int,
+    readers: int = 0,
+    transferrers: int = 0,
+    token: str | None = None,
 ) -> Stream:
     """Run ``scenario`` while workers stream requests; stop them (bounded) when it ends."""
-    limits = httpx.Limits(max_connections=submitters + readers)
+    limits = httpx.Limits(max_connections=submitters + readers + transferrers)
     async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT, limits=limits) as client:
-        stream = Stream(client)
+        stream = Stream(client, token)
         workers = [asyncio.create_task(stream.submit()) for _ in range(submitters)]
         workers += [asyncio.create_task(stream.read()) for _ in range(readers)]
+        workers += [asyncio.create_task(stream.transfer()) for _ in range(transferrers)]
         try:
             await scenario(stream)
         finally:
@@ -250,7 +297,9 @@ def _stored(url: str, slug: str) -> dict[str, list[str]]:
         schema = conn.execute("SELECT schema_name FROM public.tenant WHERE slug = %s", (slug,)).fetchone()
         assert schema is not None
         rows = conn.execute(
-            sql.SQL("SELECT split_part(title, ' ', 5), tracking_id FROM {}.complaint").format(sql.Identifier(schema[0]))
+            sql.SQL("SELECT split_part(title, ' ', 5), tracking_id FROM {}.complaint").format(
+                sql.Identifier(schema[0])
+            )
         ).fetchall()
         indexed = {
             tid
@@ -558,3 +607,130 @@ async def test_app_killed_mid_transfer_moves_all_or_nothing(cluster: PrivatePost
         moved = now_moved
     assert moved, "no transfer committed in any round"
     print(f"\ntransfer kill: {len(rounds)} kills, {len(moved)} of {len(ids)} transferred, none half")
+
+
+# --- 4. PostgreSQL crashed (not stopped) under submissions and transfers ---------------------------
+
+TTU = TenantSpec("ttu", "Kab. Timor Tengah Utara", "REGENCY", parent="ntt", region_code="53.05")
+UNTOUCHED = _State("SUBMITTED", 1, 0, 0, 0, {"kupang-kota": "SUBMITTED"})
+"""A complaint submitted through the stream and never moved, as the database must hold it."""
+
+
+def _transfer_token(env: dict[str, str], base: str) -> str:
+    """A staff client of kupang-kota that may transfer, and its token from the live app."""
+    registered = lapor_cli(
+        env, "clients", "create", "--tenant", "kupang-kota", "--name", "Fault transfers",
+        "--scopes", "complaints:read complaints:transfer",
+    )  # fmt: skip
+    answer = httpx.post(
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(registered["client_id"], registered["client_secret"]),
+        headers={"host": HOST},
+        timeout=CLIENT_TIMEOUT,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["access_token"]
+
+
+def _assert_transfers_whole(stream: Stream, url: str, stored: dict[str, list[str]]) -> set[str]:
+    """Every complaint wholly moved to ttu or wholly not; every acknowledged transfer moved; none
+    moved that nobody asked to move; each tracking id held (not TRANSFERRED) by exactly one tenant
+    in the national index. Returns the moved tracking ids."""
+    tids = [tid for ids in stored.values() for tid in ids]
+    states = _states(url, "kupang-kota", "ttu", tids)
+    moved = {tid for tid in tids if _whole_or_nothing(tid, states[tid], UNTOUCHED, "ttu")}
+    tried = {o.tracking_id for o in stream.outcomes if o.op == "transfer"}
+    acknowledged = {o.tracking_id for o in stream.outcomes if o.op == "transfer" and o.kind == "ok"}
+    assert acknowledged <= moved, f"acknowledged transfers not moved: {sorted(acknowledged - moved)[:5]}"
+    assert moved <= tried, f"moved without being asked: {sorted(moved - tried)[:5]}"
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        schema = conn.execute("SELECT schema_name FROM public.tenant WHERE slug = 'ttu'").fetchone()[0]
+        arrived = conn.execute(
+            sql.SQL("SELECT count(*) FROM {}.complaint").format(sql.Identifier(schema))
+        ).fetchone()[0]
+        held_twice_or_never = conn.execute(
+            "SELECT tracking_id, array_agg(tenant_slug || ':' || status) FROM national_complaint "
+            "GROUP BY tracking_id HAVING count(*) FILTER (WHERE status <> 'TRANSFERRED') <> 1"
+        ).fetchall()
+    assert arrived == len(moved), f"ttu holds {arrived} complaints, {len(moved)} were moved there"
+    assert not held_twice_or_never, f"not held by exactly one tenant: {held_twice_or_never[:5]}"
+    return moved
+
+
+@pytest.mark.parametrize("crash", ["immediate", "sigkill"])
+async def test_postgres_crash_under_submissions_and_transfers(
+    cluster: PrivatePostgres, tmp_path: Path, crash: str
+) -> None:
+    """Crash the cluster under a stream of public submissions and staff transfers: ``pg_ctl stop
+    -m immediate`` (no shutdown checkpoint, backends dropped mid-statement and mid-COMMIT), or
+    every server process frozen and SIGKILLed at one instant (a power cut, as far as processes
+    go). Two seconds later start it: it runs crash recovery. Acknowledged submissions are stored
+    exactly once with their index rows; every acknowledged transfer is durable, and every complaint,
+    the ones whose answer was lost in the crash included, is wholly in one tenant or wholly in the
+    other; the outage answers a clear SERVICE_UNAVAILABLE; the same app process serves again."""
+    url = cluster.create_database(f"lapor_faults_crash_{uuid.uuid4().hex[:6]}")
+    env = app_env(url, LAPOR_DB_POOL_SIZE="4", LAPOR_DB_MAX_OVERFLOW="4")
+    await provision(url, *HIERARCHY, TTU)
+    marks: dict[str, float] = {}
+
+    async def scenario(stream: Stream) -> None:
+        await stream.until(
+            lambda: len(stream.ok_since(0, "transfer")) >= 20, 20, "no transfers before the crash"
+        )
+        log_before = len(cluster.log_text())
+        marks["crash"] = time.monotonic()
+        if crash == "immediate":
+            await asyncio.to_thread(cluster.stop, "immediate")
+        else:
+            await asyncio.to_thread(cluster.crash)
+        marks["down"] = time.monotonic()
+        await asyncio.sleep(2)
+        marks["starting"] = time.monotonic()
+        await asyncio.to_thread(cluster.start)
+        marks["up"] = time.monotonic()
+        assert "automatic recovery in progress" in cluster.log_text()[log_before:], "no crash recovery ran"
+        marks["recovered"] = await stream.until(
+            lambda: (
+                len(stream.ok_since(marks["up"])) >= 5 and len(stream.ok_since(marks["up"], "transfer")) >= 5
+            ),
+            RECOVERY_BOUND,
+            "no submissions and transfers after the restart",
+        )
+        await asyncio.sleep(1)
+
+    with live_app(env, tmp_path / "app.log") as app:
+        token = await asyncio.to_thread(_transfer_token, env, app.base)
+        try:
+            stream = await _streaming(app.base, scenario, submitters=4, transferrers=2, token=token)
+        finally:
+            if not cluster.is_running():
+                cluster.start()
+        assert app.process.poll() is None, "the app died"
+        log = app.log_tail(20_000)
+
+    bad = _bad(stream)
+    assert not bad, f"{len(bad)} unclear answers, e.g. {bad[:3]}\napp log:\n{log[-3000:]}"
+    assert "unexpected error in GraphQL execution" not in log, log[-3000:]
+    during = [o for o in stream.outcomes if marks["down"] <= o.started and o.ended <= marks["starting"]]
+    assert {o.op for o in during} == {"submit", "transfer"}, "no submissions and transfers in the outage"
+    assert all(o.kind == "unavailable" for o in during), "the outage must answer SERVICE_UNAVAILABLE"
+    assert max(o.ended - o.started for o in stream.outcomes) < CLIENT_TIMEOUT
+    stored = _assert_acknowledged_stored_once(stream, url)
+    moved = _assert_transfers_whole(stream, url, stored)
+    in_flight = [o for o in stream.outcomes if o.started < marks["crash"] < o.ended]
+    lost = [o for o in in_flight if o.kind != "ok"]
+    lost_but_done = [
+        o
+        for o in lost
+        if (o.op == "transfer" and o.tracking_id in moved) or (o.op == "submit" and o.ref in stored)
+    ]
+    transfers = [o for o in stream.outcomes if o.op == "transfer"]
+    print(
+        f"\npostgres crash ({crash}): {sum(o.op == 'submit' for o in stream.outcomes)} submissions, "
+        f"{len(transfers)} transfers, {len(during)} answered SERVICE_UNAVAILABLE in the outage; "
+        f"{len(in_flight)} in flight at the crash, {len(lost)} of them unanswered ({len(lost_but_done)} of "
+        f"those committed anyway, none half); {len(stored)} stored, {len(moved)} moved; crash recovery "
+        f"(start to accepting) {marks['up'] - marks['starting']:.2f} s; first acknowledged request "
+        f"{marks['recovered'] - marks['up']:.2f} s after that; {_latencies(stream, marks)}"
+    )

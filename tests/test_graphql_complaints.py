@@ -284,6 +284,7 @@ def _root_queries(tracking_id: str, access_code: str, global_id: str) -> dict[st
     arguments = {
         "Query.node": {"id": global_id},
         "Query.complaint": {"trackingId": tracking_id},
+        "Query.publicComplaint": {"trackingId": tracking_id},
         "Query.trackComplaint": {"trackingId": tracking_id, "accessCode": access_code},
         "Query.locateComplaint": {"trackingId": tracking_id},
         "Query.routingPreview": {"input": {"title": "Pungli di kantor kelurahan", "body": "Diminta uang."}},

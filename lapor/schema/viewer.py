@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
-from lapor.platform.errors import DomainError
-from lapor.schema.audit import audit_complaint_reads
 from lapor.schema.common import Node, global_id, parse_global_id
 from lapor.schema.complaints.enums import ActorKind
 from lapor.schema.complaints.types import Complaint
 from lapor.schema.context import LaporContext
+from lapor.schema.dataloaders import complaint_reads
 from lapor.schema.reference.types import Category, Unit
 from lapor.tenants.complaints import queries
 from lapor.tenants.tables import category, unit
@@ -44,14 +43,8 @@ class ViewerQuery:
         type_name, key = parse_global_id(id)
         reader = info.context.reader
         if type_name == "Complaint":
-            actor = info.context.staff()
-            if "complaints:read" not in actor.scopes:
-                raise DomainError("FORBIDDEN", "this object needs the scope 'complaints:read'")
-            record = await reader.run(lambda conn: queries.complaint_by_tracking_id(conn, key))
-            if record is None or (actor.unit_id is not None and record.unit_id != actor.unit_id):
-                return None
-            await audit_complaint_reads(info.context, [record])
-            return Complaint.from_record(record)
+            view = await complaint_reads(info.context).get(info.context.staff(), key, subject="object")
+            return Complaint.from_view(view) if view else None
         if type_name in ("Unit", "Category") and key.isdigit():
             table, kind = (unit, Unit) if type_name == "Unit" else (category, Category)
             rows = await reader.run(lambda conn: queries.rows_by_id(conn, table, [int(key)]))

@@ -136,6 +136,8 @@ complaint = sa.Table(
     sa.Column("archive_reason", sa.Text, nullable=True),
     sa.Column("origin_tenant", sa.Text, nullable=True),
     _timestamp("updated_at", nullable=False, default=True),
+    # The day the reported event happened, as the reporter says (t0007); never in the future.
+    sa.Column("incident_date", sa.Date, nullable=True),
     sa.CheckConstraint(
         "kind IN ('COMPLAINT', 'ASPIRATION', 'INFORMATION_REQUEST')", name="complaint_kind_check"
     ),

@@ -11,6 +11,7 @@ from lapor.schema.complaints.enums import Channel, ComplaintKind, ComplaintStatu
 from lapor.tenants import enums
 from lapor.tenants.complaints import inputs as domain
 from lapor.tenants.complaints.queries import ComplaintFilter as DomainFilter
+from lapor.tenants.complaints.reads import PublicFilter
 
 
 @strawberry.input
@@ -46,6 +47,11 @@ class SubmitComplaintInput:
     )
     reporter: ReporterInput | None = None
     attachments: list[AttachmentInput] = strawberry.field(default_factory=list)
+    incident_date: dt.date | None = strawberry.field(
+        default=None,
+        description="The day it happened, if the reporter knows (ISO date, e.g. 2026-03-14); not after "
+        "today in the tenant's time zone (INVALID_INPUT).",
+    )
 
     def to_domain(self) -> domain.SubmitInput:
         person = self.reporter
@@ -65,6 +71,7 @@ class SubmitComplaintInput:
                 domain.AttachmentInput(a.file_name, a.content_type, a.size_bytes, a.sha256)
                 for a in self.attachments
             ),
+            incident_date=self.incident_date,
         )
 
 
@@ -100,8 +107,8 @@ class PublicComplaintFilter:
     category_id: list[strawberry.ID] | None = None
     search: str | None = None
 
-    def to_domain(self) -> DomainFilter:
-        return DomainFilter(
+    def to_domain(self) -> PublicFilter:
+        return PublicFilter(
             kinds=tuple(enums.ComplaintKind(k) for k in self.kind or ()),
             category_ids=tuple(parse_int_id(i, "Category") for i in self.category_id or ()),
             text=self.search,

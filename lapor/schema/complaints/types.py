@@ -1,14 +1,18 @@
-"""GraphQL types of complaints: the staff view, the public view, and the reporter's tracking view.
+"""GraphQL types of complaints: translations of the domain's audience views.
 
-Three types on purpose: what a type does not have, no query can leak. ``PublicComplaint`` and
-``TrackedComplaint`` carry no reporter field at all; ``Complaint.reporter`` needs
-``reporters:read``, is audited, and is always null for an anonymous complaint.
+Three types on purpose, one per view (``lapor.tenants.complaints.views``): what a view does not
+have, no query can show. ``PublicComplaint`` and ``TrackedComplaint`` carry no reporter field
+at all; ``Complaint.reporter`` is read through the domain (scope ``reporters:read``, audited,
+never for an anonymous complaint) and ``Complaint.externalRef`` is what the staff view says.
+Nothing here decides who may see what.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -24,20 +28,15 @@ from lapor.schema.complaints.enums import (
     Priority,
     ResponseOutcome,
 )
+from lapor.schema.complaints.permissions import ReadsReporters
 from lapor.schema.context import LaporContext
-from lapor.schema.permissions import requires
 from lapor.schema.reference.types import Category, Unit
-from lapor.tenants.complaints.queries import Page
-from lapor.tenants.complaints.records import ComplaintRecord, EventRecord
+from lapor.tenants.complaints import views
+from lapor.tenants.complaints.reads import COUNT_CAP
+from lapor.tenants.complaints.records import ComplaintRecord
 
 Info = strawberry.Info[LaporContext, None]
-
-ADMIN_SCOPE = "tenant:admin"
-"""Reads ``Complaint.externalRef`` (issue 9, item 1)."""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+T = TypeVar("T")
 
 
 async def _unit(info: Info, unit_id: int | None) -> Unit | None:
@@ -70,14 +69,14 @@ class TimelineEvent:
         return await _unit(info, self.unit_id)
 
     @classmethod
-    def from_record(cls, event: EventRecord) -> TimelineEvent:
+    def from_view(cls, event: views.StaffEventView) -> TimelineEvent:
         return cls(
             at=event.at,
-            actor_kind=event.actor_kind,  # type: ignore[arg-type]
-            actor_name=event.actor_name if event.actor_kind != "REPORTER" else None,
+            actor_kind=event.actor_kind,
+            actor_name=event.actor_name,
             action=event.action,
-            from_status=event.from_status,  # type: ignore[arg-type]
-            to_status=event.to_status,  # type: ignore[arg-type]
+            from_status=event.from_status,
+            to_status=event.to_status,
             note=event.note,
             unit_id=event.unit_id,
         )
@@ -127,71 +126,82 @@ class Complaint(Node):
     support_count: int
     archive_reason: str | None
     origin_tenant: str | None
-    record: strawberry.Private[ComplaintRecord]
+    incident_date: dt.date | None = strawberry.field(
+        description="The day the reported event happened, as the reporter gave it (optional)."
+    )
+    view: strawberry.Private[views.StaffComplaintView]
+    written: strawberry.Private[ComplaintRecord | None] = None
+    """A mutation's result: its audience is the caller of the request, known at resolve time."""
+
+    def _view(self, info: Info) -> views.StaffComplaintView:
+        if self.written is None:
+            return self.view
+        return views.StaffComplaintView.of(self.written, info.context.actor)
 
     @strawberry.field(description="Past its deadline while the agency owes the next step.")
     def is_late(self) -> bool:
-        return self.record.is_late(_now())
+        return self.view.is_late
 
     @strawberry.field(
         description="The submitting client's own reference (a gateway's message id). Only with the scope "
         "tenant:admin; null for everyone else."
     )
     def external_ref(self, info: Info) -> str | None:
-        actor = info.context.actor
-        if actor is None or ADMIN_SCOPE not in actor.scopes:
-            return None
-        return self.record.external_ref
+        return self._view(info).external_ref
 
     @strawberry.field
     async def unit(self, info: Info) -> Unit | None:
-        return await _unit(info, self.record.unit_id)
+        return await _unit(info, self.view.unit_id)
 
     @strawberry.field
     async def category(self, info: Info) -> Category | None:
-        return await _category(info, self.record.category_id)
+        return await _category(info, self.view.category_id)
 
     @strawberry.field(description="The routing rule proposed for it at submission or verification.")
     async def proposed_rule_name(self, info: Info) -> str | None:
-        if self.record.proposed_rule_id is None:
+        if self.view.proposed_rule_id is None:
             return None
-        row = await dataloaders.rules(info.context).load(self.record.proposed_rule_id)
+        row = await dataloaders.rules(info.context).load(self.view.proposed_rule_id)
         return row.name if row else None
 
     @strawberry.field
     async def timeline(self, info: Info) -> list[TimelineEvent]:
-        events = await dataloaders.timelines(info.context).load(self.record.id)
-        return [TimelineEvent.from_record(e) for e in events]
+        events = await dataloaders.timelines(info.context).load(self.view.id)
+        return [TimelineEvent.from_view(e) for e in events]
 
     @strawberry.field
     async def last_event(self, info: Info) -> TimelineEvent | None:
-        event = await dataloaders.last_events(info.context).load(self.record.id)
-        return TimelineEvent.from_record(event) if event else None
+        event = await dataloaders.last_events(info.context).load(self.view.id)
+        return TimelineEvent.from_view(event) if event else None
 
     @strawberry.field
     async def attachments(self, info: Info) -> list[Attachment]:
-        rows = await dataloaders.attachments(info.context).load(self.record.id)
-        return [
-            Attachment(
-                file_name=r.file_name, content_type=r.content_type, size_bytes=r.size_bytes, sha256=r.sha256
-            )
-            for r in rows
-        ]
+        found = await dataloaders.attachments(info.context).load(self.view.id)
+        return [Attachment(file_name=a.file_name, content_type=a.content_type, size_bytes=a.size_bytes,
+                           sha256=a.sha256) for a in found]  # fmt: skip
 
     @strawberry.field(
-        permission_classes=[requires("reporters:read")],
+        permission_classes=[ReadsReporters],
         description="The reporter's identity (scope reporters:read; audited; null when anonymous).",
     )
     async def reporter(self, info: Info) -> Reporter | None:
-        if self.record.anonymous or self.record.reporter_id is None:
+        view = self._view(info)
+        if view.reporter_key is None:
             return None
-        identity = await dataloaders.reporters(info.context).load(self.record.reporter_id)
+        identity = await dataloaders.reporters(info.context).load(view)
         return Reporter(name=identity.name, contact=identity.contact) if identity else None
 
     @classmethod
+    def from_view(cls, view: views.StaffComplaintView) -> Complaint:
+        copied: dict[str, Any] = {name: getattr(view, name) for name in _COMPLAINT_FIELDS}
+        return cls(id=global_id("Complaint", view.tracking_id), view=view, **copied)
+
+    @classmethod
     def from_record(cls, record: ComplaintRecord) -> Complaint:
-        copied: dict[str, Any] = {name: getattr(record, name) for name in _COMPLAINT_FIELDS}
-        return cls(id=global_id("Complaint", record.tracking_id), record=record, **copied)
+        """A write's result (mutations, transfers): the staff view for the request's caller."""
+        found = cls.from_view(views.StaffComplaintView.of(record, None))
+        found.written = record
+        return found
 
 
 _COMPLAINT_FIELDS = (
@@ -199,6 +209,7 @@ _COMPLAINT_FIELDS = (
     "location", "anonymous", "confidential", "version", "deadline_kind", "deadline_at", "submitted_at",
     "verified_at", "assigned_at", "first_response_at", "responded_at", "closed_at", "outcome", "closed_how",
     "rating", "rating_comment", "reopen_count", "support_count", "archive_reason", "origin_tenant",
+    "incident_date",
 )  # fmt: skip
 
 
@@ -215,22 +226,23 @@ class PublicComplaint:
     submitted_at: dt.datetime
     outcome: ResponseOutcome | None
     support_count: int
-    record: strawberry.Private[ComplaintRecord]
+    view: strawberry.Private[views.PublicComplaintView]
 
     @strawberry.field
     async def unit(self, info: Info) -> Unit | None:
-        return await _unit(info, self.record.unit_id)
+        return await _unit(info, self.view.unit_id)
 
     @strawberry.field
     async def category(self, info: Info) -> Category | None:
-        return await _category(info, self.record.category_id)
+        return await _category(info, self.view.category_id)
 
     @classmethod
-    def from_record(cls, record: ComplaintRecord) -> PublicComplaint:
+    def from_view(cls, view: views.PublicComplaintView) -> PublicComplaint:
+        v = view
         return cls(
-            tracking_id=record.tracking_id, kind=record.kind, status=record.status, title=record.title,
-            body=record.body, region_code=record.region_code, submitted_at=record.submitted_at,
-            outcome=record.outcome, support_count=record.support_count, record=record,
+            tracking_id=v.tracking_id, kind=v.kind, status=v.status, title=v.title, body=v.body,
+            region_code=v.region_code, submitted_at=v.submitted_at, outcome=v.outcome,
+            support_count=v.support_count, view=v,
         )  # fmt: skip
 
 
@@ -241,16 +253,12 @@ class TrackedEvent:
     from_status: ComplaintStatus | None
     to_status: ComplaintStatus
     note: str | None
-    unit_id: strawberry.Private[int | None]
-    known_unit_name: strawberry.Private[str | None] = None
-    """Set when the event was read in another tenant (the complaint moved): no loader lookup."""
+    unit_name: str | None
 
-    @strawberry.field
-    async def unit_name(self, info: Info) -> str | None:
-        if self.unit_id is None:
-            return self.known_unit_name
-        unit = await _unit(info, self.unit_id)
-        return unit.name if unit else None
+    @classmethod
+    def from_view(cls, event: views.TrackedEventView) -> TrackedEvent:
+        return cls(at=event.at, action=event.action, from_status=event.from_status,
+                   to_status=event.to_status, note=event.note, unit_name=event.unit_name)  # fmt: skip
 
 
 @strawberry.type(description="What the reporter sees with the tracking id and access code.")
@@ -266,36 +274,57 @@ class TrackedComplaint:
     outcome: ResponseOutcome | None
     closed_how: ClosedHow | None
     rating: int | None
-    record: strawberry.Private[ComplaintRecord]
-    holder: strawberry.Private[str | None] = None
-    """The tenant holding it now when that is not the host's (it was transferred)."""
-    held_timeline: strawberry.Private[list[TrackedEvent] | None] = None
-    """The timeline, read in the holder's transaction, when the holder is not the host's tenant."""
+    incident_date: dt.date | None = strawberry.field(
+        description="The day the reported event happened, as the reporter gave it (optional)."
+    )
+    view: strawberry.Private[views.TrackingView]
 
     @strawberry.field(description="Slug of the tenant that holds the complaint now (it follows transfers).")
     def current_tenant(self, info: Info) -> str:
-        return self.holder or info.context.tenant.slug
+        return self.view.holder or info.context.tenant.slug
 
     @strawberry.field
     async def timeline(self, info: Info) -> list[TrackedEvent]:
-        if self.held_timeline is not None:
-            return self.held_timeline
-        events = await dataloaders.timelines(info.context).load(self.record.id)
-        return [
-            TrackedEvent(at=e.at, action=e.action, from_status=e.from_status, to_status=e.to_status,  # type: ignore[arg-type]
-                         note=e.note, unit_id=e.unit_id)
-            for e in events
-        ]  # fmt: skip
+        events = await dataloaders.complaint_reads(info.context).tracking_timeline(self.view)
+        return [TrackedEvent.from_view(e) for e in events]
+
+    @classmethod
+    def from_view(cls, view: views.TrackingView) -> TrackedComplaint:
+        v = view
+        return cls(
+            tracking_id=v.tracking_id, kind=v.kind, status=v.status, title=v.title,
+            submitted_at=v.submitted_at, deadline_kind=v.deadline_kind, deadline_at=v.deadline_at,
+            is_late=v.is_late, outcome=v.outcome, closed_how=v.closed_how, rating=v.rating,
+            incident_date=v.incident_date, view=v,
+        )  # fmt: skip
 
     @classmethod
     def from_record(cls, record: ComplaintRecord) -> TrackedComplaint:
-        return cls(
-            tracking_id=record.tracking_id, kind=record.kind, status=record.status, title=record.title,
-            submitted_at=record.submitted_at, deadline_kind=record.deadline_kind,
-            deadline_at=record.deadline_at, is_late=record.is_late(_now()), outcome=record.outcome,
-            closed_how=record.closed_how,
-            rating=record.rating, record=record,
-        )  # fmt: skip
+        """A reporter's write result (submission, reply, rating): the host holds it."""
+        return cls.from_view(views.TrackingView.of(record))
+
+
+class Once(Generic[T]):
+    """A read done once however many fields ask for it: ``totalCount`` and ``totalCountCapped``
+    of one connection resolve concurrently, and share one count."""
+
+    def __init__(self, make: Callable[[], Awaitable[T]]) -> None:
+        self._make = make
+        self._task: asyncio.Future[T] | None = None
+
+    async def get(self) -> T:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._make())
+        return await asyncio.shield(self._task)
+
+
+Counter = Once[views.TotalCount]
+
+_TOTAL = (
+    f"How many match the filter in all pages, counted up to {COUNT_CAP:,}; past that it is {COUNT_CAP:,} "
+    "and totalCountCapped is true."
+)
+_CAPPED = f"True when more than {COUNT_CAP:,} match: totalCount is then a lower bound."
 
 
 @strawberry.type
@@ -308,18 +337,29 @@ class ComplaintEdge:
 class ComplaintConnection:
     edges: list[ComplaintEdge]
     page_info: PageInfo
+    counter: strawberry.Private[Counter]
 
     @strawberry.field
     def nodes(self) -> list[Complaint]:
         return [edge.node for edge in self.edges]
 
+    @strawberry.field(description=_TOTAL + " A unit officer's count is of its unit's complaints.")
+    async def total_count(self) -> int:
+        return (await self.counter.get()).count
+
+    @strawberry.field(description=_CAPPED)
+    async def total_count_capped(self) -> bool:
+        return (await self.counter.get()).capped
+
     @classmethod
-    def from_page(cls, page: Page) -> ComplaintConnection:
+    def from_page(
+        cls, page: views.ViewPage[views.StaffComplaintView], counter: Counter
+    ) -> ComplaintConnection:
         edges = [
-            ComplaintEdge(cursor=c, node=Complaint.from_record(r))
-            for r, c in zip(page.records, page.cursors, strict=True)
+            ComplaintEdge(cursor=c, node=Complaint.from_view(v))
+            for v, c in zip(page.items, page.cursors, strict=True)
         ]
-        return cls(edges=edges, page_info=_page_info(page))
+        return cls(edges=edges, page_info=_page_info(page), counter=counter)
 
 
 @strawberry.type
@@ -332,20 +372,56 @@ class PublicComplaintEdge:
 class PublicComplaintConnection:
     edges: list[PublicComplaintEdge]
     page_info: PageInfo
+    counter: strawberry.Private[Counter]
+
+    @strawberry.field(description=_TOTAL)
+    async def total_count(self) -> int:
+        return (await self.counter.get()).count
+
+    @strawberry.field(description=_CAPPED)
+    async def total_count_capped(self) -> bool:
+        return (await self.counter.get()).capped
 
     @classmethod
-    def from_page(cls, page: Page) -> PublicComplaintConnection:
+    def from_page(
+        cls, page: views.ViewPage[views.PublicComplaintView], counter: Counter
+    ) -> PublicComplaintConnection:
         edges = [
-            PublicComplaintEdge(cursor=c, node=PublicComplaint.from_record(r))
-            for r, c in zip(page.records, page.cursors, strict=True)
+            PublicComplaintEdge(cursor=c, node=PublicComplaint.from_view(v))
+            for v, c in zip(page.items, page.cursors, strict=True)
         ]
-        return cls(edges=edges, page_info=_page_info(page))
+        return cls(edges=edges, page_info=_page_info(page), counter=counter)
 
 
-def _page_info(page: Page) -> PageInfo:
+def _page_info(page: views.ViewPage[Any]) -> PageInfo:
     return PageInfo(
         has_next_page=page.has_next_page,
         has_previous_page=page.has_previous_page,
         start_cursor=page.cursors[0] if page.cursors else None,
         end_cursor=page.cursors[-1] if page.cursors else None,
     )
+
+
+@strawberry.type(description="How many complaints are in one status.")
+class ComplaintStatusCount:
+    status: ComplaintStatus
+    count: int = strawberry.field(description=f"Counted up to {COUNT_CAP:,} (see capped).")
+    capped: bool = strawberry.field(description=f"True when more than {COUNT_CAP:,} are in this status.")
+
+
+@strawberry.type(
+    description="Counts per status for a staff queue: the caller's unit only, for a unit officer."
+)
+class ComplaintCounts:
+    by_status: list[ComplaintStatusCount]
+    total: int = strawberry.field(description="The sum of the counts.")
+    capped: bool = strawberry.field(description="True when any count is capped: total is a lower bound.")
+
+    @classmethod
+    def from_view(cls, counts: views.StatusCounts) -> ComplaintCounts:
+        return cls(
+            by_status=[ComplaintStatusCount(status=s.status, count=s.count, capped=s.capped)
+                       for s in counts.by_status],
+            total=counts.total,
+            capped=counts.capped,
+        )  # fmt: skip

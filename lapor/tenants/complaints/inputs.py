@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from lapor.platform.errors import DomainError
 from lapor.tenants.enums import Channel, ComplaintKind, ResponseOutcome
@@ -107,6 +109,8 @@ class SubmitInput:
     external_ref: str | None = None
     reporter: ReporterInput | None = None
     attachments: tuple[AttachmentInput, ...] = field(default_factory=tuple)
+    incident_date: dt.date | None = None
+    """The day it happened, as the reporter says; checked against the tenant's own today."""
 
     def cleaned(self) -> SubmitInput:
         if self.channel is Channel.TRANSFER:
@@ -134,6 +138,21 @@ class SubmitInput:
             external_ref=reference,
             reporter=self.reporter.cleaned() if self.reporter else None,
             attachments=tuple(a.cleaned(i) for i, a in enumerate(self.attachments)),
+            incident_date=self.incident_date,
+        )
+
+
+def check_incident_date(value: dt.date | None, time_zone: str, now: dt.datetime | None = None) -> None:
+    """Refuse an incident date after today where the tenant is (WIB, WITA or WIT): a reporter
+    in Jayapura at 01:00 may name a day that is still tomorrow in UTC."""
+    if value is None:
+        return
+    today = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(time_zone)).date()
+    if value > today:
+        raise invalid(
+            "incidentDate",
+            f"Tanggal kejadian tidak boleh di masa depan (hari ini {today.isoformat()}). "
+            f"(The incident date must not be in the future: today is {today.isoformat()}.)",
         )
 
 

@@ -167,9 +167,18 @@ async def list_complaints(
 
 
 async def count_complaints(
-    conn: AsyncConnection, flt: ComplaintFilter, *, unit_scope: int | None = None, public_only: bool = False
+    conn: AsyncConnection,
+    flt: ComplaintFilter,
+    *,
+    unit_scope: int | None = None,
+    public_only: bool = False,
+    cap: int | None = None,
+    now: dt.datetime | None = None,
 ) -> int:
-    where = _conditions(flt, dt.datetime.now(dt.UTC))
+    """How many match the same conditions ``list_complaints`` applies. With ``cap``, counting
+    stops after ``cap + 1`` rows (a result above ``cap`` reads as ``cap + 1``): an exact count of
+    a huge result would read every matching row on each request."""
+    where = _conditions(flt, now or dt.datetime.now(dt.UTC))
     if unit_scope is not None:
         where.append(complaint.c.unit_id == unit_scope)
     if public_only:
@@ -177,7 +186,40 @@ async def count_complaints(
             complaint.c.status.in_([s.value for s in PUBLIC_STATUSES]),
             sa.not_(complaint.c.confidential),
         ]
-    return int(await conn.scalar(sa.select(sa.func.count()).select_from(complaint).where(*where)) or 0)
+    if cap is None:
+        return int(await conn.scalar(sa.select(sa.func.count()).select_from(complaint).where(*where)) or 0)
+    matches = sa.select(sa.literal(1)).select_from(complaint).where(*where).limit(cap + 1).subquery()
+    return int(await conn.scalar(sa.select(sa.func.count()).select_from(matches)) or 0)
+
+
+async def count_by_status(
+    conn: AsyncConnection,
+    flt: ComplaintFilter,
+    statuses: Sequence[ComplaintStatus],
+    *,
+    unit_scope: int | None = None,
+    cap: int,
+    now: dt.datetime | None = None,
+) -> dict[ComplaintStatus, int]:
+    """Per status, how many match (each counted up to ``cap + 1``), in one statement: one capped
+    subquery per status, each served by the status index."""
+    where = _conditions(flt, now or dt.datetime.now(dt.UTC))
+    if unit_scope is not None:
+        where.append(complaint.c.unit_id == unit_scope)
+    columns = []
+    for status in statuses:
+        matches = (
+            sa.select(sa.literal(1))
+            .select_from(complaint)
+            .where(complaint.c.status == status.value, *where)
+            .limit(cap + 1)
+            .subquery()
+        )
+        columns.append(sa.select(sa.func.count()).select_from(matches).scalar_subquery().label(status.value))
+    if not columns:
+        return {}
+    row = (await conn.execute(sa.select(*columns))).one()
+    return {status: int(row._mapping[status.value]) for status in statuses}
 
 
 async def complaint_by_tracking_id(conn: AsyncConnection, tracking_id: str) -> ComplaintRecord | None:

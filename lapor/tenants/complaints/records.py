@@ -56,6 +56,8 @@ class ComplaintRecord:
     support_count: int
     archive_reason: str | None
     origin_tenant: str | None
+    incident_date: dt.date | None
+    """When the reported event happened, as the reporter says (t0007); not in the future."""
     updated_at: dt.datetime
 
     @classmethod

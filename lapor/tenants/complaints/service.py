@@ -27,6 +27,7 @@ from lapor.tenants.actors import REPORTER, SYSTEM, Actor
 from lapor.tenants.complaints.deadlines import next_deadline
 from lapor.tenants.complaints.inputs import (
     SubmitInput,
+    check_incident_date,
     check_outcome,
     check_rating,
     clean_note,
@@ -132,6 +133,7 @@ class ComplaintService:
         ``actor`` is the caller (``None`` for the public); ``auth_error`` why a presented token
         was refused, raised only when the submission needs a client."""
         data = data.cleaned()
+        check_incident_date(data.incident_date, tenant.time_zone)
         client = submitting_client(data, actor, auth_error)
         derive = derivation_input(tenant.slug, client, data) if client and data.external_ref else None
         code = self.secrets.new_access_code(derive_from=derive)
@@ -176,6 +178,7 @@ class ComplaintService:
                 "category_id": category_id,
                 "region_code": data.region_code,
                 "location": data.location,
+                "incident_date": data.incident_date,
                 "anonymous": data.anonymous,
                 "confidential": data.confidential,
                 "reporter_id": await self._reporter_id(conn, data),

@@ -413,6 +413,7 @@ class TransferService:
             "priority": left.priority.value,
             "region_code": left.region_code,
             "location": left.location,
+            "incident_date": left.incident_date,
             "anonymous": left.anonymous,
             "confidential": left.confidential,
             "proposed_rule_id": proposal.id if proposal else None,

@@ -5,6 +5,7 @@ Nothing below the CLI and app factories reads ``os.environ``; they receive a ``S
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,20 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _proxies(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (``*``: any peer, only behind a proxy that is the
+    sole way in); blanks dropped."""
+    items = tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name} must list IP addresses or networks, got {item!r}") from None
+    return items
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -69,6 +84,31 @@ class Settings:
     migrate_workers: int = 8
     host_cache_ttl: float = 30.0
     """Seconds a resolved host is trusted without Redis invalidation (cross-process changes)."""
+    rate_limit_unknown_host: int = 60
+    """``LAPOR_RATE_LIMIT_UNKNOWN_HOST``: requests a minute per client IP for hosts that are not a
+    cached tenant (each may cost a registry query, and answers 404 at best); 0 turns it off."""
+    db_timeout_public: float = 2.0
+    """``LAPOR_DB_TIMEOUT_PUBLIC``: seconds one SQL statement may run for a caller without a token
+    (``statement_timeout`` of the tenant transaction); 0: no limit."""
+    db_timeout_staff: float = 15.0
+    """``LAPOR_DB_TIMEOUT_STAFF``: the same for authenticated staff and OAuth clients (exports)."""
+    db_timeout_background: float = 300.0
+    """``LAPOR_DB_TIMEOUT_BACKGROUND``: the same for work outside a request (worker, CLI)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """``LAPOR_TRUSTED_PROXIES``: comma-separated proxy addresses or networks whose
+    ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed; empty (the default): none, the peer
+    address is the client (rate limits are per peer)."""
+    header_timeout: float = 10.0
+    """``LAPOR_HEADER_TIMEOUT``: seconds a connection has to deliver a request's headers."""
+    body_timeout: float = 15.0
+    """``LAPOR_BODY_TIMEOUT``: seconds a request has to deliver its whole body (then 408)."""
+    keep_alive_timeout: int = 5
+    """``LAPOR_KEEP_ALIVE_TIMEOUT``: seconds an idle keep-alive connection stays open."""
+    max_header_bytes: int = 16 * 1024
+    """``LAPOR_MAX_HEADER_BYTES``: request line and headers together; a longer request is refused."""
+    max_connections: int = 1000
+    """``LAPOR_MAX_CONNECTIONS``: open connections and running requests per worker process
+    before new requests get 503 (uvicorn's ``limit_concurrency``); 0: no cap."""
     log_level: str = "INFO"
     secret_key: str | None = None
     """``LAPOR_SECRET_KEY``: encrypts reporter contact data and keys fingerprints. Unset: a key
@@ -106,6 +146,16 @@ class Settings:
             db_prepare_threshold=prepare_threshold,
             migrate_workers=_int(env, "LAPOR_MIGRATE_WORKERS", 8, minimum=1),
             host_cache_ttl=_float(env, "LAPOR_HOST_CACHE_TTL", 30.0),
+            rate_limit_unknown_host=_int(env, "LAPOR_RATE_LIMIT_UNKNOWN_HOST", 60),
+            db_timeout_public=_float(env, "LAPOR_DB_TIMEOUT_PUBLIC", 2.0),
+            db_timeout_staff=_float(env, "LAPOR_DB_TIMEOUT_STAFF", 15.0),
+            db_timeout_background=_float(env, "LAPOR_DB_TIMEOUT_BACKGROUND", 300.0),
+            trusted_proxies=_proxies(env, "LAPOR_TRUSTED_PROXIES"),
+            header_timeout=_float(env, "LAPOR_HEADER_TIMEOUT", 10.0),
+            body_timeout=_float(env, "LAPOR_BODY_TIMEOUT", 15.0),
+            keep_alive_timeout=_int(env, "LAPOR_KEEP_ALIVE_TIMEOUT", 5, minimum=1),
+            max_header_bytes=_int(env, "LAPOR_MAX_HEADER_BYTES", 16 * 1024, minimum=1024),
+            max_connections=_int(env, "LAPOR_MAX_CONNECTIONS", 1000),
             log_level=(env.get("LAPOR_LOG_LEVEL") or "INFO").upper(),
             secret_key=env.get("LAPOR_SECRET_KEY") or None,
             issuer=(env.get("LAPOR_ISSUER") or "").rstrip("/") or None,
@@ -144,6 +194,19 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LAPOR_DB_PREPARE_THRESHOLD": "psycopg prepare threshold; 'none' behind old pgbouncer. Default: 5.",
     "LAPOR_MIGRATE_WORKERS": "Tenant schemas migrated in parallel. Default: 8.",
     "LAPOR_HOST_CACHE_TTL": "Seconds a host->tenant entry lives without Redis. Default: 30.",
+    "LAPOR_RATE_LIMIT_UNKNOWN_HOST": "Requests a minute per IP for hosts that are no cached tenant "
+    "(404s, registry lookups); 0: off. Default: 60.",
+    "LAPOR_DB_TIMEOUT_PUBLIC": "Seconds one SQL statement may run for a caller without a token; 0: none. "
+    "Default: 2.",
+    "LAPOR_DB_TIMEOUT_STAFF": "The same for staff and OAuth clients. Default: 15.",
+    "LAPOR_DB_TIMEOUT_BACKGROUND": "The same for the worker and the CLI. Default: 300.",
+    "LAPOR_TRUSTED_PROXIES": "Comma-separated proxy IPs/networks whose X-Forwarded-For is believed. "
+    "Default: none (the peer address is the client).",
+    "LAPOR_HEADER_TIMEOUT": "Seconds a connection has to send a request's headers. Default: 10.",
+    "LAPOR_BODY_TIMEOUT": "Seconds a request has to send its whole body (then 408). Default: 15.",
+    "LAPOR_KEEP_ALIVE_TIMEOUT": "Seconds an idle keep-alive connection stays open. Default: 5.",
+    "LAPOR_MAX_HEADER_BYTES": "Largest request line plus headers, in bytes. Default: 16384.",
+    "LAPOR_MAX_CONNECTIONS": "Connections and requests per worker before 503; 0: no cap. Default: 1000.",
     "LAPOR_LOG_LEVEL": "DEBUG, INFO, WARNING, ERROR. Default: INFO.",
     "LAPOR_SECRET_KEY": "At least 32 random bytes (base64 or hex) for reporter data encryption. "
     "Default: a key file in the data dir.",

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lapor.auth.routes import oauth_routes
 from lapor.platform.body_limit import BodySizeLimit
+from lapor.platform.client_watch import BodyReadTimeout, CancelOnDisconnect
 from lapor.platform.embedded import database_url_from
 from lapor.platform.ratelimit import TokenEndpointRateLimit
 from lapor.platform.services import Services
@@ -84,6 +85,9 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         ],
         middleware=[
             Middleware(BodySizeLimit),
+            # Slow bodies get 408; a request whose client left is cancelled (issue 9 items 12, 3).
+            Middleware(BodyReadTimeout),
+            Middleware(CancelOnDisconnect),
             Middleware(TokenEndpointRateLimit),
             Middleware(_LazyTenantHosts),
         ],

@@ -20,6 +20,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import StreamExecutionResult
 
 from lapor.platform.errors import DomainError
+from lapor.tenants.context import query_timeout
 
 log = logging.getLogger("lapor.graphql")
 
@@ -35,6 +36,9 @@ def _code_for(error: GraphQLError) -> tuple[str, str]:
         if error.message.startswith("Syntax Error"):
             return "GRAPHQL_PARSE_FAILED", error.message
         return "GRAPHQL_VALIDATION_FAILED", error.message
+    timed_out = query_timeout(original)  # a statement_timeout outside RequestDatabase (issue 9 item 3)
+    if timed_out is not None:
+        return timed_out.code, timed_out.message
     if _database_unavailable(original):
         log.warning("database unavailable: %s", original)
         return "SERVICE_UNAVAILABLE", "The service is temporarily unavailable; try again shortly."

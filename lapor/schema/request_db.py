@@ -5,6 +5,11 @@ categories and last events would pay it once per loader. Here the request opens 
 transaction lazily on first use (through ``tenant_transaction``, the only way in) and closes it
 when the operation ends. Loads are serialised with a lock: one connection runs one statement at
 a time, and DataLoaders batch anyway.
+
+Bounds (issue 9, item 3): every statement runs under the transaction's ``statement_timeout``
+and one that runs out answers ``QUERY_TIMEOUT``; when the client goes away
+(``lapor.platform.client_watch``) the running statement is cancelled in PostgreSQL instead of
+running on for nobody.
 """
 
 from __future__ import annotations
@@ -15,14 +20,21 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from lapor.platform.client_watch import client_gone
 from lapor.platform.db import Database
-from lapor.tenants.context import tenant_transaction
+from lapor.platform.errors import DomainError
+from lapor.tenants.context import query_timeout, tenant_transaction
 from lapor.tenants.records import Tenant
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+class _Abandoned(Exception):
+    """Ends the transaction of a request whose client left: roll back, never commit."""
 
 
 class RequestDatabase:
@@ -32,29 +44,55 @@ class RequestDatabase:
         self._lock = asyncio.Lock()
         self._stack: AsyncExitStack | None = None
         self._conn: AsyncConnection | None = None
+        self._timed_out: DomainError | None = None
+        self._abandoned = False
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` on the request's connection. Shielded: GraphQL execution cancels sibling
         resolvers when one fails, and a statement cut off half-way would break the connection
-        for every other resolver of the request."""
-        return await asyncio.shield(self._run(work))
+        for every other resolver of the request. Only when the client itself is gone is the
+        statement cancelled (psycopg then sends PostgreSQL a cancel request)."""
+        task = asyncio.ensure_future(self._run(work))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if client_gone():
+                self._abandoned = True
+                task.cancel()
+            raise
 
     async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._lock:
+            if self._timed_out is not None:  # the transaction is aborted: every later read fails alike
+                raise self._timed_out
             if self._conn is None:
                 stack = AsyncExitStack()
                 self._conn = await stack.enter_async_context(tenant_transaction(self.db, self.tenant))
                 self._stack = stack
-            return await work(self._conn)
+            try:
+                return await work(self._conn)
+            except DBAPIError as error:
+                timed_out = query_timeout(error, self.db.settings)
+                if timed_out is None:
+                    raise
+                self._timed_out = timed_out
+                raise timed_out from error
 
     async def close(self) -> None:
-        """Commit the request's transaction (it may hold audit rows of what was read)."""
+        """Commit the request's transaction (it may hold audit rows of what was read); roll it
+        back when the client left mid-request."""
         async with self._lock:
             stack, self._stack, self._conn = self._stack, None, None
+            self._timed_out = None
             if stack is None:
                 return
             try:
-                await stack.aclose()
+                if self._abandoned:
+                    await stack.__aexit__(_Abandoned, _Abandoned(), None)
+                else:
+                    await stack.aclose()
+            except _Abandoned:
+                pass
             except Exception:  # the answer is already computed; the pool gets the connection back
                 log.exception("could not end the request's transaction")
 

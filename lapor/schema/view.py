@@ -26,6 +26,7 @@ from lapor.schema.context import LaporContext
 from lapor.schema.errors import format_error
 from lapor.schema.limits import MAX_COST, MAX_TOKENS, document_cost
 from lapor.tenants.actors import Actor
+from lapor.tenants.context import Budget, use_budget
 from lapor.tenants.records import Tenant
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class LaporGraphQL(GraphQL[LaporContext, None]):
         services = request.app.state.services
         tenant = request.scope["state"]["tenant"]
         actor, problem = await _caller(services, tenant, request.headers.get("authorization"))
+        if actor is not None:  # a verified token: staff statement timeout for this request (issue 9 item 3)
+            use_budget(Budget.STAFF)
         return LaporContext(
             request=request, tenant=tenant, services=services, actor=actor, auth_error=problem
         )

@@ -4,6 +4,13 @@ Every request asks this; it must not cost a database round trip. Entries live ``
 (so a change made by another process without Redis shows within that time), and every cache is
 cleared at once when a ``registry-changed`` message arrives on the bus (Redis pub/sub when
 configured). Concurrent misses for one host share one query.
+
+Bounded memory without a flush (issue 9, item 11): known hosts and unknown hosts are kept in two
+separate least-recently-used maps. Random ``Host`` headers fill only the small unknown map and
+push out only each other; a tenant's entry is evicted only by other tenants' (there are far fewer
+than ``max_hosts``). Before, 20,000 distinct unknown hosts cleared the whole cache, known tenants
+included, so every tenant's next request paid a registry query again. Unknown hosts are also
+limited per client IP, in front of this (``TenantHostMiddleware``): each lookup costs a query.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
+from typing import Final, TypeVar
 
 from lapor.platform.bus import Bus
 from lapor.platform.db import Database
@@ -21,19 +30,42 @@ from lapor.tenants.validation import TenantError
 
 log = logging.getLogger(__name__)
 
-# Unknown hosts are remembered briefly and in bounded number: random Host headers must neither
-# reach the database on every request nor grow memory without limit.
-_NEGATIVE_TTL = 5.0
-_MAX_ENTRIES = 20_000
+# Unknown hosts are remembered briefly (a tenant created for one shows within seconds) and in
+# smaller number than known ones: there are about 700 tenants, and any number of made-up hosts.
+NEGATIVE_TTL = 5.0
+MAX_HOSTS = 20_000
+MAX_UNKNOWN = 5_000
+
+V = TypeVar("V")
+
+
+class _Missing:
+    """Not in either cache (or expired): only a lookup can tell."""
+
+
+MISSING: Final = _Missing()
 
 
 class TenantDirectory:
-    def __init__(self, db: Database, base_domain: str, ttl: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        base_domain: str,
+        ttl: float = 30.0,
+        *,
+        max_hosts: int = MAX_HOSTS,
+        max_unknown: int = MAX_UNKNOWN,
+        negative_ttl: float = NEGATIVE_TTL,
+    ) -> None:
         self.db = db
         self.base_domain = base_domain
         self.ttl = ttl
-        self._by_host: dict[str, tuple[Tenant | None, float]] = {}
-        self._by_slug: dict[str, tuple[Tenant, float]] = {}
+        self.max_hosts = max_hosts
+        self.max_unknown = max_unknown
+        self.negative_ttl = min(ttl, negative_ttl)
+        self._by_host: OrderedDict[str, tuple[Tenant, float]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._by_slug: OrderedDict[str, tuple[Tenant, float]] = OrderedDict()
         self._pending: dict[str, asyncio.Task[Tenant | None]] = {}
 
     async def attach(self, bus: Bus) -> None:
@@ -46,48 +78,80 @@ class TenantDirectory:
 
     def invalidate(self) -> None:
         self._by_host.clear()
+        self._unknown.clear()
         self._by_slug.clear()
 
     def __len__(self) -> int:
+        """Known hosts held (unknown ones are counted by ``unknown_count``)."""
         return len(self._by_host)
+
+    @property
+    def unknown_count(self) -> int:
+        return len(self._unknown)
+
+    def cached(self, host: str) -> Tenant | _Missing | None:
+        """What the caches say about ``host`` without asking the database: the tenant, ``None``
+        (known to be unknown), or ``MISSING``."""
+        now = time.monotonic()
+        known = self._by_host.get(host)
+        if known is not None:
+            if known[1] > now:
+                self._by_host.move_to_end(host)
+                return known[0]
+            del self._by_host[host]
+        expires = self._unknown.get(host)
+        if expires is not None:
+            if expires > now:
+                self._unknown.move_to_end(host)
+                return None
+            del self._unknown[host]
+        return MISSING
 
     async def resolve(self, host: str) -> Tenant | None:
         """The tenant served at normalized ``host``, or ``None``."""
-        now = time.monotonic()
-        cached = self._by_host.get(host)
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = self.cached(host)
+        if not isinstance(cached, _Missing):
+            return cached
         pending = self._pending.get(host)
         if pending is None:
             # One lookup per host, in a task of its own: a waiter that is cancelled (client gone)
             # cancels neither the lookup nor the other waiters.
-            pending = asyncio.ensure_future(self._lookup(host, now))
+            pending = asyncio.ensure_future(self._lookup(host))
             self._pending[host] = pending
             pending.add_done_callback(lambda _done: self._pending.pop(host, None))
         return await asyncio.shield(pending)
 
-    async def _lookup(self, host: str, now: float) -> Tenant | None:
+    async def _lookup(self, host: str) -> Tenant | None:
         tenant = await find_by_host(self.db, host, self.base_domain)
-        self._remember(host, tenant, now)
+        self._remember(host, tenant, time.monotonic())
         return tenant
 
     def _remember(self, host: str, tenant: Tenant | None, now: float) -> None:
-        if len(self._by_host) >= _MAX_ENTRIES:
-            self._by_host.clear()
-        ttl = self.ttl if tenant is not None else min(self.ttl, _NEGATIVE_TTL)
-        self._by_host[host] = (tenant, now + ttl)
-        if tenant is not None:
-            self._by_slug[tenant.slug] = (tenant, now + self.ttl)
+        if tenant is None:
+            _put(self._unknown, host, now + self.negative_ttl, self.max_unknown)
+            return
+        self._unknown.pop(host, None)
+        _put(self._by_host, host, (tenant, now + self.ttl), self.max_hosts)
+        _put(self._by_slug, tenant.slug, (tenant, now + self.ttl), self.max_hosts)
 
     async def by_slug(self, slug: str) -> Tenant | None:
         """A tenant by slug (parents, transfer targets), from the same cache."""
         now = time.monotonic()
         cached = self._by_slug.get(slug)
         if cached is not None and cached[1] > now:
+            self._by_slug.move_to_end(slug)
             return cached[0]
         try:
             tenant = await get_tenant(self.db, slug)
         except TenantError:
             return None
-        self._by_slug[slug] = (tenant, now + self.ttl)
+        _put(self._by_slug, slug, (tenant, now + self.ttl), self.max_hosts)
         return tenant
+
+
+def _put(entries: OrderedDict[str, V], key: str, value: V, bound: int) -> None:
+    """Insert as most recently used; past ``bound``, forget the least recently used entries."""
+    entries[key] = value
+    entries.move_to_end(key)
+    while len(entries) > bound:
+        entries.popitem(last=False)

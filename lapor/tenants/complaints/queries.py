@@ -35,6 +35,7 @@ PUBLIC_STATUSES = (
     ComplaintStatus.CLOSED,
 )
 _AGENCY_OWES = (ComplaintStatus.SUBMITTED, ComplaintStatus.VERIFIED, ComplaintStatus.IN_PROGRESS)
+_NULLS_LAST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 class ComplaintOrder(enum.StrEnum):
@@ -123,10 +124,38 @@ def _conditions(flt: ComplaintFilter, now: dt.datetime) -> list[sa.ColumnElement
     if flt.submitted_to:
         where.append(c.submitted_at < flt.submitted_to)
     if flt.text and flt.text.strip():
-        document = sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), c.title + " " + c.body)
-        query = sa.func.websearch_to_tsquery(sa.literal_column("'simple'::regconfig"), flt.text.strip())
-        where.append(document.op("@@")(query))
+        where.append(_matches(flt.text.strip()))
     return where
+
+
+# A search term is a few words a person typed. A longer one is no better search and a lot more
+# work: every word is one more GIN lookup and one more operand per row checked.
+MAX_SEARCH_CHARS = 200
+MAX_SEARCH_WORDS = 12
+
+
+def _matches(text: str) -> sa.ColumnElement[bool]:
+    """``search_document @@ websearch_to_tsquery('simple', text)``: the stored vector (t0006),
+    served by its GIN index, so a word found in every row costs a read of the index, never a
+    ``to_tsvector`` per row. Same configuration the column is generated with (``simple``)."""
+    if "\x00" in text:
+        message = "Kata pencarian memuat karakter NUL. (The search contains a NUL character.)"
+        raise DomainError("INVALID_INPUT", message, "search")
+    if len(text) > MAX_SEARCH_CHARS or len(text.split()) > MAX_SEARCH_WORDS:
+        raise DomainError(
+            "INVALID_INPUT",
+            f"Kata pencarian terlalu panjang: paling banyak {MAX_SEARCH_CHARS} karakter dan "
+            f"{MAX_SEARCH_WORDS} kata. (The search is too long: at most {MAX_SEARCH_CHARS} characters "
+            f"and {MAX_SEARCH_WORDS} words.)",
+            "search",
+        )
+    query = sa.func.websearch_to_tsquery(sa.literal_column("'simple'::regconfig"), text)
+    return complaint.c.search_document.op("@@")(query)
+
+
+LISTED_COLUMNS = tuple(column for column in complaint.c if column.key != "search_document")
+"""Every column a record needs: the stored search vector is for matching only and is as long as
+the text itself, so pages never fetch it."""
 
 
 async def list_complaints(
@@ -152,15 +181,19 @@ async def list_complaints(
             complaint.c.status.in_([s.value for s in PUBLIC_STATUSES]),
             sa.not_(complaint.c.confidential),
         ]
-    # NULL deadlines sort last; the cursor compares (coalesced value, id).
-    key = sa.func.coalesce(column, sa.literal(dt.datetime.max.replace(tzinfo=dt.UTC)))
+    # NULL deadlines sort last; the cursor compares (coalesced value, id). A column that is never
+    # NULL is ordered by itself: then its index hands rows over in order and the LIMIT stops the
+    # scan, where a coalesce would sort every match first (a search for a word in every row
+    # sorted the whole table).
+    key = column if not column.nullable else sa.func.coalesce(column, sa.literal(_NULLS_LAST))
     if after:
         value, row_id = _decode_cursor(after, order)
-        value = value or dt.datetime.max.replace(tzinfo=dt.UTC)
+        value = value or _NULLS_LAST
         pair, bound = sa.tuple_(key, complaint.c.id), sa.tuple_(sa.literal(value), sa.literal(row_id))
         where.append(pair < bound if descending else pair > bound)
     ordering = [key.desc(), complaint.c.id.desc()] if descending else [key.asc(), complaint.c.id.asc()]
-    rows = (await conn.execute(sa.select(complaint).where(*where).order_by(*ordering).limit(size + 1))).all()
+    statement = sa.select(*LISTED_COLUMNS).where(*where).order_by(*ordering).limit(size + 1)
+    rows = (await conn.execute(statement)).all()
     records = [ComplaintRecord.from_row(row) for row in rows[:size]]
     cursors = [_encode_cursor(order, getattr(r, column.name), r.id) for r in records]
     return Page(records, cursors, has_next_page=len(rows) > size, has_previous_page=after is not None)

@@ -275,11 +275,11 @@ class TransferService:
         await self.complaints.calendars.national_policy()  # cached before the connection is taken
         now = utcnow()
         async with self.db.engine_for(source).begin() as conn:
-            await enter_tenant(conn, source)
+            await enter_tenant(conn, source, self.db.settings)
             departure = await self._leave(
                 conn, source, actor, tracking_id, target, kind, reason, expected_version, now
             )
-            await enter_tenant(conn, target)
+            await enter_tenant(conn, target, self.db.settings)
             arrived = await self._arrive(
                 conn, source, target, actor, kind, reason, departure, now=now, calendar=calendar
             )

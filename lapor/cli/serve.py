@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -77,8 +77,31 @@ def serve(
         port=port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        **uvicorn_limits(settings),
     )
+
+
+def uvicorn_limits(settings: Settings) -> dict[str, Any]:
+    """What uvicorn is told about proxies, sizes and timeouts (issue 9, items 10 and 12).
+
+    * ``X-Forwarded-For`` is believed only from ``LAPOR_TRUSTED_PROXIES``. uvicorn's own default
+      (``FORWARDED_ALLOW_IPS``, else 127.0.0.1) let anyone on the machine, or any local proxy
+      that passes the header through, choose the client IP the rate limits count. Without
+      trusted proxies the proxy-header middleware is not installed at all.
+    * The h11 protocol with LAPOR's header deadline and size limit
+      (``lapor.platform.http_protocol``); httptools had neither.
+    * Idle keep-alive connections close after ``LAPOR_KEEP_ALIVE_TIMEOUT`` seconds; past
+      ``LAPOR_MAX_CONNECTIONS`` connections or running requests a worker answers 503.
+    """
+    proxies = list(settings.trusted_proxies)
+    return {
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies,  # never None: uvicorn would read FORWARDED_ALLOW_IPS
+        "http": "lapor.platform.http_protocol:LaporH11Protocol",
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "limit_concurrency": settings.max_connections or None,
+    }
 
 
 def _demo_hint(settings: Settings, shown_port: str, sample: DemoSample | None, access: DemoAccess) -> None:

@@ -163,6 +163,9 @@ complaint = sa.Table(
     ),
     sa.Index("complaint_status_idx", "status", "submitted_at"),
     sa.Index("complaint_unit_idx", "unit_id", "submitted_at"),
+    # A unit officer's queue counts per status (t0007): without it each capped count per status
+    # read the whole status through complaint_status_idx and filtered the unit (29 ms at 50,000).
+    sa.Index("complaint_unit_status_idx", "unit_id", "status"),
     sa.Index("complaint_category_idx", "category_id"),
     sa.Index("complaint_submitted_idx", "submitted_at"),
     sa.Index("complaint_deadline_idx", "deadline_at"),

@@ -235,7 +235,7 @@ async def count_by_status(
     now: dt.datetime | None = None,
 ) -> dict[ComplaintStatus, int]:
     """Per status, how many match (each counted up to ``cap + 1``), in one statement: one capped
-    subquery per status, each served by the status index."""
+    subquery per status, each served by the status index (``complaint_unit_status_idx`` for a unit)."""
     where = _conditions(flt, now or dt.datetime.now(dt.UTC))
     if unit_scope is not None:
         where.append(complaint.c.unit_id == unit_scope)

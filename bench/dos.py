@@ -108,7 +108,7 @@ def main() -> int:
     )
     parser.add_argument("--complaints", type=int, default=30_000, help="seeded in the searched tenant")
     parser.add_argument("--searchers", type=int, default=12, help="concurrent searches (item 3)")
-    parser.add_argument("--search-seconds", type=float, default=15.0, help="how long the searchers run, s")
+    parser.add_argument("--search-seconds", type=float, default=12.0, help="how long the searchers run, s")
     parser.add_argument("--search-timeout", type=float, default=10.0, help="client timeout of a search, s")
     parser.add_argument("--observe", type=float, default=23.0, help="how long slow connections stay up, s")
     parser.add_argument("--items", default="3,5,6,7,12", help="comma-separated subset of 3,5,6,7,12")

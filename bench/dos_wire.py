@@ -364,7 +364,11 @@ class Slow:
 async def _watch_close(reader: asyncio.StreamReader, result: Slow, started: float) -> None:
     data = b""
     while True:
-        chunk = await reader.read(65536)
+        try:
+            chunk = await reader.read(65536)
+        except (ConnectionError, OSError) as error:  # a reset after the answer is still a cut
+            result.note = result.note or f"{type(error).__name__} while reading"
+            break
         if not chunk:
             break
         data += chunk

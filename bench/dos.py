@@ -1,7 +1,7 @@
 """Issue 9's denial-of-service items (3, 5, 6, 7, 12) fired at a real local server, about a minute.
 
 In a scratch database (created and dropped here) on the local PostgreSQL: a national tenant, a
-province and 12 regencies under it, named ``dos<run>-*`` so Redis keys never meet another run's
+province and 16 regencies under it, named ``dos<run>-*`` so Redis keys never meet another run's
 or a test's. One regency gets ``--complaints`` public complaints in one ``INSERT ... SELECT
 generate_series`` as the superuser; every body says "sampah" (a word in nearly every row is the
 costly search: the planner reads the whole table instead of the index). OAuth clients and a
@@ -34,8 +34,8 @@ Items and what "held" means here:
   the token revoked, another event. Held: what ran over the websocket was charged (or refused),
   connections or subscriptions capped, nothing delivered after the revocation.
 - 7: one document of 30 aliased full introspections, one of 30 aliased submissions, one address
-  spending on 6 tenant hosts at once. Held: at least 1 point per alias (or refused), and the 6
-  hosts together gave that address less than 6 per-tenant budgets (a platform-wide bucket).
+  spending on 10 tenant hosts at once. Held: at least 1 point per alias (or refused), and the 10
+  hosts together gave that address less than 10 per-tenant budgets (a platform-wide bucket).
 - 12: 10 connections sending headers one byte every 0.5 s, 10 sending a body the same way,
   one 1 MiB header, watched for ``--observe`` seconds. Held: each slow connection cut within
   20 s, the 1 MiB header refused (431, 400 or 413, or the connection closed).

@@ -14,7 +14,8 @@ Measured: CPU seconds of the server process and of the PostgreSQL backends (para
 included) serving the scratch database, read from /proc by psutil in a sampling thread
 (pg_stat_statements is not loaded on this shared server); the server's RSS (peak sampled every
 20 ms); search statements seen running in pg_stat_activity; the points a request was charged
-(``RateLimit-Limit`` minus ``RateLimit-Remaining`` on a fresh bucket).
+(``RateLimit-Limit`` minus ``RateLimit-Remaining`` on a fresh bucket). /proc counts CPU in 10 ms
+ticks, so one cheap request reads 0 or 10 ms: per-request figures come from the bursts.
 
 Items and what "held" means here:
 

@@ -11,8 +11,10 @@ included. Here, on real PostgreSQL, through the real ASGI app:
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
+from dataclasses import replace
 
 from lapor.tenants.directory import TenantDirectory
 from tests.apps import graphql, running_app
@@ -115,3 +117,24 @@ async def test_known_hosts_are_evicted_least_recently_used_first(db, make_regenc
     with count_statements(db.public) as statements:
         assert await directory.resolve(hosts[b.slug]) == b
     assert len(statements) == 1
+
+
+async def test_a_known_host_whose_entry_expired_is_not_charged_as_unknown(settings, make_regency) -> None:
+    """An IP that spent its unknown-host budget is still served a tenant it uses after that
+    tenant's cache entry expired (a lookup again, not a 429): expiry and registry outages must
+    not turn known hosts into charged ones."""
+    known = await make_regency()
+    known_host = f"{known.slug}.{BASE_DOMAIN}"
+    client_ip = "198.51.100.31"
+    budget = getattr(settings, "rate_limit_unknown_host", 60)
+    async with running_app(replace(settings, host_cache_ttl=0.5)) as (app, _client):
+        assert (await _asgi_get(app, known_host, client_ip))[0] == 200  # never seen: 1 point
+        statuses = collections.Counter(
+            [(await _asgi_get(app, f"x{i}.penyerang.example", client_ip))[0] for i in range(budget + 5)]
+        )
+        assert statuses == {404: budget - 1, 429: 6}, statuses
+        await asyncio.sleep(0.6)  # the known entry (ttl 0.5 s) has expired
+        with count_statements(app.state.services.db.public) as statements:
+            status, _headers, body = await _asgi_get(app, known_host, client_ip)
+        assert (status, json.loads(body)) == (200, {"data": {"tenant": {"slug": known.slug}}})
+        assert len(statements) == 1, statements

@@ -7,7 +7,8 @@ Unknown hosts are limited per client IP (issue 9, item 11): every request whose 
 cached tenant spends a point of the IP's platform-wide ``unknown-host`` bucket
 (``LAPOR_RATE_LIMIT_UNKNOWN_HOST`` a minute) *before* any registry lookup, so random ``Host``
 headers cost one IP at most that many queries a minute, then 429 without touching the database.
-Known tenants' hosts, answered from the cache, spend nothing.
+Known tenants' hosts spend nothing, also when their cache entry has expired and is being looked up
+again (or the registry is down and every lookup fails: a client must not run out while it waits).
 
 Every request admitted to a tenant runs its tenant transactions under the public statement
 timeout until the GraphQL view has verified a token (``lapor.tenants.context.use_budget``).
@@ -50,7 +51,7 @@ class TenantHostMiddleware:
         raw_host = _header(scope, b"host")
         host = normalize_host(raw_host)
         cached = self.directory.cached(host) if host else None
-        if cached is None or cached is MISSING:
+        if cached is None or (cached is MISSING and not self.directory.was_known(host)):
             decision = await _charge_unknown_host(scope)
             if decision is not None and not decision.allowed:
                 await _refuse(

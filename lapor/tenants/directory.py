@@ -94,11 +94,9 @@ class TenantDirectory:
         (known to be unknown), or ``MISSING``."""
         now = time.monotonic()
         known = self._by_host.get(host)
-        if known is not None:
-            if known[1] > now:
-                self._by_host.move_to_end(host)
-                return known[0]
-            del self._by_host[host]
+        if known is not None and known[1] > now:
+            self._by_host.move_to_end(host)
+            return known[0]
         expires = self._unknown.get(host)
         if expires is not None:
             if expires > now:
@@ -106,6 +104,11 @@ class TenantDirectory:
                 return None
             del self._unknown[host]
         return MISSING
+
+    def was_known(self, host: str) -> bool:
+        """Whether ``host`` served a tenant when last looked up (its entry may have expired: it is
+        kept, and refreshed by the next lookup, until evicted or the registry changes)."""
+        return host in self._by_host
 
     async def resolve(self, host: str) -> Tenant | None:
         """The tenant served at normalized ``host``, or ``None``."""
@@ -128,6 +131,7 @@ class TenantDirectory:
 
     def _remember(self, host: str, tenant: Tenant | None, now: float) -> None:
         if tenant is None:
+            self._by_host.pop(host, None)
             _put(self._unknown, host, now + self.negative_ttl, self.max_unknown)
             return
         self._unknown.pop(host, None)

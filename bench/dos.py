@@ -32,8 +32,9 @@ Items and what "held" means here:
   under strawberry's per-connection cap), 20 messages of 10 aliased ``submitComplaint``; an HTTP
   request from the same address then reads what the websocket spent from its bucket. Then 30
   connections from one address with one client token x 100 ``complaintEvents`` each, an event,
-  the token revoked, another event. Held: what ran over the websocket was charged (or refused),
-  connections or subscriptions capped, nothing delivered after the revocation.
+  the token revoked, up to 5 s for its subscriptions to end, another event. Held: what ran over
+  the websocket was charged (or refused), connections or subscriptions capped, nothing delivered
+  after the revocation.
 - 7: one document of 30 aliased full introspections, one of 30 aliased submissions, one address
   spending on 10 tenant hosts at once. Held: at least 1 point per alias (or refused), and the 10
   hosts together gave that address less than 10 per-tenant budgets (a platform-wide bucket).

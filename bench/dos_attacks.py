@@ -79,6 +79,8 @@ LOGIN_WAIT_BOUND = 10.0
 """Seconds within which 40 simultaneous logins must all be answered when none is refused."""
 CUT_BOUND = 20.0
 """Seconds within which a slow connection must be cut (nginx's own defaults are 60 s per read)."""
+REVOKE_GRACE = 5.0
+"""Seconds a revoked token's subscriptions get to end before the next event is sent."""
 PACE = 50
 """Websocket operations in flight at once (strawberry refuses more per connection, uncoded)."""
 HOSTS_7C = 10
@@ -798,25 +800,20 @@ class Bench:
                     if not await ws.subscribe(f"e{n}", EVENTS):
                         break
             await asyncio.sleep(1.5)
-            ended = Counter()
-            alive = 0
-            for ws in sockets:
-                for n in range(100):
-                    op = f"e{n}"
-                    if op in ws.outcome.errors:
-                        ended.update(error_codes(ws.outcome.errors[op]))
-                    elif op in ws.outcome.completed:
-                        ended["complete"] += 1
-                    elif ws.outcome.closed is not None:
-                        ended[f"closed {ws.outcome.closed.code}"] += 1
-                    else:
-                        alive += 1
+            alive, ended = self._live(sockets)
             delivered = await self._event_round(sockets)
             async with self.client() as http:
                 revoked = await http.post(
                     "/oauth/revoke", data={"token": token, "token_type_hint": "access_token"},
                     auth=(client_id, secret), headers={"host": host},
                 )  # fmt: skip
+            # A subscription may be ended on its next event or by a periodic check: give it a while.
+            revoked_at = time.perf_counter()
+            still = alive
+            while still and time.perf_counter() - revoked_at < REVOKE_GRACE:
+                await asyncio.sleep(0.25)
+                still, _ended = self._live(sockets)
+            waited = time.perf_counter() - revoked_at
             after_revoke = await self._event_round(sockets)
             await asyncio.gather(*(ws.close() for ws in sockets))
         line = (
@@ -825,8 +822,8 @@ class Bench:
             f"ended {dict(ended) or 0}; RSS peak +{window.rss_peak - window.rss_before:.0f} MiB"
         )
         line2 = (
-            f"one event: {delivered} deliveries; token revoked ({revoked.status_code}), another event: "
-            f"{after_revoke} deliveries"
+            f"one event: {delivered} deliveries; token revoked ({revoked.status_code}): {alive - still} of "
+            f"{alive} subscriptions ended within {waited:.1f} s; another event: {after_revoke} deliveries"
         )
         return {
             "acked": len(sockets),
@@ -835,6 +832,24 @@ class Bench:
             "line": line,
             "line2": line2,
         }
+
+    @staticmethod
+    def _live(sockets: list[GraphQLWs]) -> tuple[int, Counter[str]]:
+        """Subscriptions ``e0``..``e99`` still live on ``sockets``, and how the others ended."""
+        ended: Counter[str] = Counter()
+        alive = 0
+        for ws in sockets:
+            for n in range(100):
+                op = f"e{n}"
+                if op in ws.outcome.errors:
+                    ended.update(error_codes(ws.outcome.errors[op]))
+                elif op in ws.outcome.completed:
+                    ended["complete"] += 1
+                elif ws.outcome.closed is not None:
+                    ended[f"closed {ws.outcome.closed.code}"] += 1
+                else:
+                    alive += 1
+        return alive, ended
 
     async def _event_round(self, sockets: list[GraphQLWs]) -> int:
         """Submit one complaint on the ws tenant; count deliveries to the open subscriptions."""

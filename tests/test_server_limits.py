@@ -181,14 +181,24 @@ def test_a_body_nobody_reads_is_not_waited_for(server) -> None:
     assert closed and after < 3, f"closed={closed} after {after:.1f} s"
 
 
-def test_an_idle_keep_alive_connection_closes_after_its_timeout(server) -> None:
-    with server.connect() as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
-        began = time.monotonic()
-        received, closed = read_response(sock, 4)
-        after = time.monotonic() - began
-    assert _status(received) == 200, received
-    assert closed and after < 3.5, f"closed={closed} after {after:.1f} s (uvicorn's default is 5 s)"
+def test_an_idle_keep_alive_connection_closes_after_its_timeout(server, slugs) -> None:
+    """An idle keep-alive connection closes after 1 s; a websocket is no idle request and is not
+    cut by the header or keep-alive deadline."""
+    from websockets.sync.client import connect
+
+    url = f"ws://{_host(slugs['bodies'])}:{server.port}/graphql"  # the Host header; the socket is ours
+    with connect(url, sock=server.connect(), subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
+        with server.connect() as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+            began = time.monotonic()
+            received, closed = read_response(sock, 4)
+            after = time.monotonic() - began
+        assert _status(received) == 200, received
+        assert closed and after < 3.5, f"closed={closed} after {after:.1f} s (uvicorn's default is 5 s)"
+        ws.send(json.dumps({"type": "ping"}))  # 4 s later, past both deadlines: still open
+        assert json.loads(ws.recv(timeout=5))["type"] == "pong"
 
 
 def test_past_the_connection_cap_a_worker_answers_503(server) -> None:

@@ -6,26 +6,36 @@ answered 408 and the connection closed; without this a request body could be hel
 Headers are bounded one level down, by the HTTP protocol (``lapor.platform.http_protocol``).
 
 ``CancelOnDisconnect``: once a request's body is in, the client's disconnect is watched; if it
-comes before the response is complete, the request's work is cancelled. Its database statement
-is cancelled in PostgreSQL too (``RequestDatabase.run`` asks ``client_gone()``): before, a
-search kept running, holding a pooled connection, after the caller had given up.
+comes before the response is complete, whatever registered with ``on_client_gone`` is told: the
+request's read transaction (``RequestDatabase``) cancels its running statement in PostgreSQL and
+refuses further reads, so the rest of the request ends at once. Before, a search kept running,
+holding a pooled connection, after the caller had given up. The request itself is not cancelled:
+a mutation half-way through its transaction commits or rolls back as it would have, and what it
+publishes after committing is still published.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class _Watch:
-    __slots__ = ("gone",)
+    __slots__ = ("callbacks", "gone")
 
     def __init__(self) -> None:
         self.gone = False
+        self.callbacks: list[Callable[[], None]] = []
+
+    def left(self) -> None:
+        self.gone = True
+        callbacks, self.callbacks = self.callbacks, []
+        for callback in callbacks:
+            callback()
 
 
 _current: ContextVar[_Watch | None] = ContextVar("lapor_client_watch", default=None)
@@ -35,6 +45,19 @@ def client_gone() -> bool:
     """Whether the HTTP client of the current request has disconnected before its answer."""
     watch = _current.get()
     return watch is not None and watch.gone
+
+
+def on_client_gone(callback: Callable[[], None]) -> bool:
+    """Call ``callback`` (once, synchronously) if the current request's client disconnects before
+    its answer is complete. False outside a watched HTTP request (websockets, the worker)."""
+    watch = _current.get()
+    if watch is None:
+        return False
+    if watch.gone:
+        callback()
+    else:
+        watch.callbacks.append(callback)
+    return True
 
 
 class CancelOnDisconnect:
@@ -65,6 +88,8 @@ async def _watched(app: ASGIApp, watch: _Watch, scope: Scope, receive: Receive, 
         message = await receive()
         if not ended.done():
             ended.set_result(message)
+        if message["type"] == "http.disconnect" and not response_done:
+            watch.left()  # nobody will read the answer: stop the work it needs
 
     async def app_receive() -> Message:
         nonlocal body_done, listener
@@ -86,20 +111,8 @@ async def _watched(app: ASGIApp, watch: _Watch, scope: Scope, receive: Receive, 
             response_done = True
         await send(message)
 
-    handler = asyncio.ensure_future(app(scope, app_receive, app_send))
     try:
-        await asyncio.wait({handler, ended}, return_when=asyncio.FIRST_COMPLETED)
-        if not handler.done() and not response_done:
-            # The client left first: nobody will read the answer, stop computing it.
-            watch.gone = True
-            handler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await handler
-            return
-        await handler
-    except asyncio.CancelledError:
-        handler.cancel()
-        raise
+        await app(scope, app_receive, app_send)
     finally:
         if listener is not None and not listener.done():
             listener.cancel()

@@ -9,7 +9,7 @@ a time, and DataLoaders batch anyway.
 Bounds (issue 9, item 3): every statement runs under the transaction's ``statement_timeout``
 and one that runs out answers ``QUERY_TIMEOUT``; when the client goes away
 (``lapor.platform.client_watch``) the running statement is cancelled in PostgreSQL instead of
-running on for nobody.
+running on for nobody, and the request's later reads are refused without touching the database.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lapor.platform.client_watch import client_gone
+from lapor.platform.client_watch import on_client_gone
 from lapor.platform.db import Database
 from lapor.platform.errors import DomainError
 from lapor.tenants.context import query_timeout, tenant_transaction
@@ -37,6 +37,13 @@ class _Abandoned(Exception):
     """Ends the transaction of a request whose client left: roll back, never commit."""
 
 
+def _client_gone() -> DomainError:
+    return DomainError(
+        "CLIENT_GONE",
+        "Klien memutus sambungan sebelum jawaban selesai. (The client disconnected before the answer.)",
+    )
+
+
 class RequestDatabase:
     def __init__(self, db: Database, tenant: Tenant) -> None:
         self.db = db
@@ -46,23 +53,36 @@ class RequestDatabase:
         self._conn: AsyncConnection | None = None
         self._timed_out: DomainError | None = None
         self._abandoned = False
+        self._running: set[asyncio.Task] = set()
+        self._watching = False
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` on the request's connection. Shielded: GraphQL execution cancels sibling
         resolvers when one fails, and a statement cut off half-way would break the connection
-        for every other resolver of the request. Only when the client itself is gone is the
-        statement cancelled (psycopg then sends PostgreSQL a cancel request)."""
+        for every other resolver of the request. Only when the HTTP client itself is gone is
+        the statement cancelled (psycopg then sends PostgreSQL a cancel request), and every
+        later read refused: ``CLIENT_GONE``."""
+        if not self._watching:
+            self._watching = on_client_gone(self._client_left)
         task = asyncio.ensure_future(self._run(work))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            if client_gone():
-                self._abandoned = True
-                task.cancel()
+            if task.cancelled() and self._abandoned:
+                raise _client_gone() from None
             raise
+
+    def _client_left(self) -> None:
+        self._abandoned = True
+        for task in list(self._running):
+            task.cancel()
 
     async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with self._lock:
+            if self._abandoned:
+                raise _client_gone()
             if self._timed_out is not None:  # the transaction is aborted: every later read fails alike
                 raise self._timed_out
             if self._conn is None:

@@ -498,9 +498,16 @@ class Bench:
                     f"  a client leaving its search after 1 s: not needed (answered in {ms(answer.seconds)})"
                 )
                 return False
+            before = self.sampler.running_searches(LEAVER_MARKER)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if not before:
+            print(
+                "  a client leaving its search after 1 s (mid-attack): its statement was not seen running "
+                f"(still waiting for a connection, or no statement with {LEAVER_MARKER!r}): not judged"
+            )
+            return False
         await asyncio.sleep(1.0)
         running = self.sampler.running_searches(LEAVER_MARKER)
         if running:

@@ -124,6 +124,26 @@ class Settings:
     """``LAPOR_RATE_LIMIT_CLIENT``: points a minute per OAuth client and tenant; 0 turns it off."""
     rate_limit_window: float = 60.0
     """Seconds per rate-limit window (not an environment variable: tests shorten it)."""
+    rate_limit_ip: int | None = None
+    """``LAPOR_RATE_LIMIT_IP``: points a minute per client IP across every tenant host, for callers
+    without a token (on top of the per-tenant bucket: one IP cannot multiply its budget by the
+    number of tenants); 0 turns it off. Unset: three times ``rate_limit_public`` (so turning the
+    public limit off, or raising it for a load test, moves this one along)."""
+    max_concurrent_searches: int = 2
+    """``LAPOR_MAX_CONCURRENT_SEARCHES``: full-text searches one caller (IP, or OAuth client) may
+    have running at once, across processes; 0 turns the cap off."""
+    ws_connections_per_ip: int = 10
+    """``LAPOR_WS_CONNECTIONS_PER_IP``: open GraphQL websockets per client IP; 0: no cap."""
+    ws_connections_per_token: int = 5
+    """``LAPOR_WS_CONNECTIONS_PER_TOKEN``: open GraphQL websockets per access token; 0: no cap."""
+    ws_subscriptions_per_connection: int = 10
+    """``LAPOR_WS_SUBSCRIPTIONS_PER_CONNECTION``: subscriptions running on one websocket."""
+    ws_auth_recheck: float = 30.0
+    """``LAPOR_WS_AUTH_RECHECK``: seconds between checks that a subscription's token is still
+    valid (revoked tokens end it within this time; expiry ends it at the token's ``exp``)."""
+    graphiql: bool | None = None
+    """``LAPOR_GRAPHIQL``: serve GraphiQL on GET /graphql (default: only in development, a base
+    domain of localhost or *.test)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -164,12 +184,33 @@ class Settings:
             else None,
             rate_limit_public=_int(env, "LAPOR_RATE_LIMIT_PUBLIC", 300),
             rate_limit_client=_int(env, "LAPOR_RATE_LIMIT_CLIENT", 5000),
+            rate_limit_ip=_int(env, "LAPOR_RATE_LIMIT_IP", 0) if env.get("LAPOR_RATE_LIMIT_IP") else None,
+            max_concurrent_searches=_int(env, "LAPOR_MAX_CONCURRENT_SEARCHES", 2),
+            ws_connections_per_ip=_int(env, "LAPOR_WS_CONNECTIONS_PER_IP", 10),
+            ws_connections_per_token=_int(env, "LAPOR_WS_CONNECTIONS_PER_TOKEN", 5),
+            ws_subscriptions_per_connection=_int(env, "LAPOR_WS_SUBSCRIPTIONS_PER_CONNECTION", 10, minimum=1),
+            ws_auth_recheck=_float(env, "LAPOR_WS_AUTH_RECHECK", 30.0),
+            graphiql=_bool(env, "LAPOR_GRAPHIQL", False) if env.get("LAPOR_GRAPHIQL") else None,
         )
 
     @property
     def allows_http_oauth(self) -> bool:
         if self.oauth_allow_http is not None:
             return self.oauth_allow_http
+        domain = self.base_domain
+        return domain in ("localhost", "test") or domain.endswith((".localhost", ".test"))
+
+    @property
+    def platform_ip_limit(self) -> int:
+        """The platform-wide points a minute per IP (``rate_limit_ip``, default 3 x public)."""
+        return self.rate_limit_ip if self.rate_limit_ip is not None else 3 * self.rate_limit_public
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is a development tool: on by default only where OAuth over http is (localhost,
+        *.test), unless ``LAPOR_GRAPHIQL`` says otherwise."""
+        if self.graphiql is not None:
+            return self.graphiql
         domain = self.base_domain
         return domain in ("localhost", "test") or domain.endswith((".localhost", ".test"))
 
@@ -216,4 +257,12 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "LAPOR_RATE_LIMIT_PUBLIC": "Points a minute per IP and tenant without a token (and per IP on "
     "/oauth/token); 0: off. Default: 300.",
     "LAPOR_RATE_LIMIT_CLIENT": "Points a minute per OAuth client and tenant; 0: off. Default: 5000.",
+    "LAPOR_RATE_LIMIT_IP": "Points a minute per IP across all tenants without a token; 0: off. "
+    "Default: 3 x LAPOR_RATE_LIMIT_PUBLIC.",
+    "LAPOR_MAX_CONCURRENT_SEARCHES": "Searches one IP or client may run at once; 0: no cap. Default: 2.",
+    "LAPOR_WS_CONNECTIONS_PER_IP": "Open GraphQL websockets per IP; 0: no cap. Default: 10.",
+    "LAPOR_WS_CONNECTIONS_PER_TOKEN": "Open GraphQL websockets per access token; 0: no cap. Default: 5.",
+    "LAPOR_WS_SUBSCRIPTIONS_PER_CONNECTION": "Subscriptions on one websocket. Default: 10.",
+    "LAPOR_WS_AUTH_RECHECK": "Seconds between revocation checks of a subscription's token. Default: 30.",
+    "LAPOR_GRAPHIQL": "1 to serve GraphiQL, 0 to turn it off. Default: on only for localhost and *.test.",
 }

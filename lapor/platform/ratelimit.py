@@ -3,9 +3,17 @@
 Policy (DESIGN.md section 6, issue 4): a fixed window of ``Settings.rate_limit_window`` seconds
 (a minute) per bucket. Callers with a token spend from their OAuth client's bucket in the host's
 tenant (``LAPOR_RATE_LIMIT_CLIENT`` points); callers without one from their IP's bucket in that
-tenant (``LAPOR_RATE_LIMIT_PUBLIC``); ``/oauth/token`` from a platform-wide bucket per IP (the
-public limit, cost 1) to slow down secret guessing. A GraphQL request costs its document's points
-(``lapor.schema.limits.document_cost``), anything else 1. A refused request spends nothing.
+tenant (``LAPOR_RATE_LIMIT_PUBLIC``) *and* from their IP's platform-wide bucket
+(``LAPOR_RATE_LIMIT_IP``, issue 9 item 7: the per-tenant bucket alone let one IP spend 300 points
+on each of 700 hosts); ``/oauth/*`` from a platform-wide bucket per IP (the public limit) to slow
+down secret guessing. A GraphQL request costs its document's points
+(``lapor.schema.limits.document_cost``), anything else 1. A request is charged to all its buckets
+at once or to none: a refused request spends nothing anywhere.
+
+``Leases`` caps what runs *at once* rather than per minute: concurrent searches per caller and
+open websockets per IP and per token (issue 9 items 3 and 6). A lease is a member of a Redis
+sorted set scored by its expiry, so a process that dies leaves nothing behind for longer than the
+lease's time to live.
 
 Why a fixed window: one Lua script does read, compare and increment atomically on the Redis
 server, the window's end is the key's own expiry (no clock of ours involved, so processes with
@@ -130,6 +138,26 @@ class LocalStore:
             self._buckets[key] = (used + cost, ends)
         return Hit(True, used + cost, reset_ms)
 
+    async def hit_all(self, buckets: list[tuple[str, int, int]], window_ms: int) -> list[Hit]:
+        """All or nothing, like the Redis script: nothing awaits between the check and the spend."""
+        now = self._clock()
+        seen = []
+        for key, limit, cost in buckets:
+            used, ends = self._buckets.get(key, (0, 0.0))
+            if ends <= now:
+                used, ends = 0, now + window_ms / 1000
+            seen.append((used, ends, used + cost <= limit))
+        if not all(ok for _u, _e, ok in seen):
+            return [Hit(ok, used, math.ceil((ends - now) * 1000)) for used, ends, ok in seen]
+        hits = []
+        for (key, _limit, cost), (used, ends, _ok) in zip(buckets, seen, strict=True):
+            if used == 0:
+                self._buckets.pop(key, None)
+            self._buckets[key] = (used + cost, ends)
+            hits.append(Hit(True, used + cost, math.ceil((ends - now) * 1000)))
+        self._prune(now)
+        return hits
+
     def _prune(self, now: float) -> None:
         buckets = self._buckets
         while buckets:
@@ -162,6 +190,46 @@ return {1, used + cost, ttl}
 """
 
 
+# KEYS: the buckets; ARGV: window in ms, then limit and cost per key. Spends on every bucket or on
+# none. Returns, per key, {allowed, used, ms left}: used after the spend if all allowed, else before.
+_HIT_ALL_SCRIPT = """
+local window = tonumber(ARGV[1])
+local state = {}
+local all = 1
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i])
+  local cost = tonumber(ARGV[2 * i + 1])
+  local used = tonumber(redis.call('GET', key) or '0')
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    used = 0
+    ttl = window
+  end
+  local ok = 1
+  if used + cost > limit then
+    ok = 0
+    all = 0
+  end
+  state[i] = {ok, used, ttl, cost}
+end
+local out = {}
+for i, key in ipairs(KEYS) do
+  local s = state[i]
+  if all == 1 then
+    if s[2] == 0 then
+      redis.call('SET', key, s[4], 'PX', window)
+    else
+      redis.call('INCRBY', key, s[4])
+    end
+    out[i] = {1, s[2] + s[4], s[3]}
+  else
+    out[i] = {s[1], s[2], s[3]}
+  end
+end
+return out
+"""
+
+
 class RedisStore:
     """Buckets in Redis: one atomic script per request, the window's end is the key's expiry."""
 
@@ -169,10 +237,19 @@ class RedisStore:
         self.redis = redis
         # register_script runs EVALSHA and reloads the script after NOSCRIPT (a restarted Redis).
         self._script = redis.register_script(_HIT_SCRIPT)
+        self._all_script = redis.register_script(_HIT_ALL_SCRIPT)
 
     async def hit(self, key: str, cost: int, limit: int, window_ms: int) -> Hit:
         allowed, used, reset_ms = await self._script(keys=[key], args=[limit, cost, window_ms])
         return Hit(bool(allowed), int(used), int(reset_ms))
+
+    async def hit_all(self, buckets: list[tuple[str, int, int]], window_ms: int) -> list[Hit]:
+        """``buckets``: (key, limit, cost) each; spent on all of them or on none."""
+        args: list[int] = [window_ms]
+        for _key, limit, cost in buckets:
+            args += [limit, cost]
+        rows = await self._all_script(keys=[key for key, _l, _c in buckets], args=args)
+        return [Hit(bool(allowed), int(used), int(reset_ms)) for allowed, used, reset_ms in rows]
 
 
 class RateLimiter:
@@ -184,6 +261,7 @@ class RateLimiter:
         *,
         public_limit: int,
         client_limit: int,
+        ip_limit: int = 0,
         window: float = 60.0,
         redis: Redis | None = None,
         owns_redis: bool = False,
@@ -193,6 +271,7 @@ class RateLimiter:
     ) -> None:
         self.public_limit = public_limit
         self.client_limit = client_limit
+        self.ip_limit = ip_limit
         self.window_ms = max(1, round(window * 1000))
         self.local = local or LocalStore()
         self.remote: Store | None = RedisStore(redis) if redis is not None else None
@@ -204,6 +283,7 @@ class RateLimiter:
         self._degraded = False
         self._last_warning = -math.inf
         self._suppressed = 0
+        self.leases = Leases(redis, on_failure=self._failed, on_recovery=self._recovered)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
@@ -224,6 +304,7 @@ class RateLimiter:
         return cls(
             public_limit=settings.rate_limit_public,
             client_limit=settings.rate_limit_client,
+            ip_limit=settings.platform_ip_limit,
             window=settings.rate_limit_window,
             redis=redis,
             owns_redis=True,
@@ -232,12 +313,53 @@ class RateLimiter:
     async def for_graphql(
         self, tenant_slug: str, client_id: str | None, ip: str, cost: int
     ) -> Decision | None:
-        """Charge a GraphQL request: the client's bucket with a token, the IP's without."""
+        """Charge a GraphQL request: the client's bucket with a token; without one, the IP's bucket
+        in this tenant and the IP's platform-wide bucket, both or neither."""
         if client_id:
             return await self.charge(
                 tenant_key(tenant_slug, "rate", "client", client_id), self.client_limit, cost
             )
-        return await self.charge(tenant_key(tenant_slug, "rate", "ip", ip), self.public_limit, cost)
+        return await self.charge_all(
+            [
+                (tenant_key(tenant_slug, "rate", "ip", ip), self.public_limit),
+                (platform_key("rate", "ip", ip), self.ip_limit),
+            ],
+            cost,
+        )
+
+    async def for_ip(self, ip: str, cost: int = 1) -> Decision | None:
+        """Charge the IP's platform-wide bucket only: for answers given before the host is known
+        (a body too large for ``/graphql``)."""
+        return await self.charge(platform_key("rate", "ip", ip), self.ip_limit, cost)
+
+    async def charge_all(self, buckets: list[tuple[str, int]], cost: int) -> Decision | None:
+        """Spend ``cost`` from every bucket (key, limit) whose limit is on, or from none.
+
+        The decision shown is the refusing bucket's, else the one with the fewest points left: the
+        headers tell the caller about the limit it will meet first.
+        """
+        live = [(key, limit, max(1, min(cost, limit))) for key, limit in buckets if limit > 0]
+        if not live:
+            return None
+        if len(live) == 1:
+            key, limit, _cost = live[0]
+            return await self.charge(key, limit, cost)
+        hits, store = await self._hit_all(live)
+        decisions = [
+            Decision(
+                allowed=hit.allowed,
+                limit=limit,
+                remaining=max(0, limit - hit.used),
+                reset=math.ceil(hit.reset_ms / 1000),
+                window=math.ceil(self.window_ms / 1000),
+                store=store,
+            )
+            for (_key, limit, _cost), hit in zip(live, hits, strict=True)
+        ]
+        refused = [d for d in decisions if not d.allowed]
+        if refused:
+            return max(refused, key=lambda d: d.reset)
+        return min(decisions, key=lambda d: (d.remaining, -d.reset))
 
     async def for_token_endpoint(self, ip: str) -> Decision | None:
         """Charge one ``/oauth/token`` request to the caller's IP, whatever the tenant."""
@@ -263,19 +385,39 @@ class RateLimiter:
         )
 
     async def _hit(self, key: str, cost: int, limit: int) -> tuple[Hit, str]:
-        if self.remote is not None and time.monotonic() >= self._redis_paused_until:
+        if self._redis_usable():
             try:
-                hit = await self.remote.hit(key, cost, limit, self.window_ms)
+                hit = await self.remote.hit(key, cost, limit, self.window_ms)  # type: ignore[union-attr]
             except (RedisError, OSError) as error:  # OSError covers the builtin TimeoutError
-                self._redis_paused_until = time.monotonic() + self.redis_retry_interval
-                self._degraded = True
-                self._warn(error)
+                self._failed(error)
             else:
-                if self._degraded:
-                    self._degraded = False
-                    log.warning("rate limits are counted in Redis again")
+                self._recovered()
                 return hit, "redis"
         return await self.local.hit(key, cost, limit, self.window_ms), "local"
+
+    async def _hit_all(self, buckets: list[tuple[str, int, int]]) -> tuple[list[Hit], str]:
+        if self._redis_usable() and isinstance(self.remote, RedisStore):
+            try:
+                hits = await self.remote.hit_all(buckets, self.window_ms)
+            except (RedisError, OSError) as error:
+                self._failed(error)
+            else:
+                self._recovered()
+                return hits, "redis"
+        return await self.local.hit_all(buckets, self.window_ms), "local"
+
+    def _redis_usable(self) -> bool:
+        return self.remote is not None and time.monotonic() >= self._redis_paused_until
+
+    def _failed(self, error: BaseException) -> None:
+        self._redis_paused_until = time.monotonic() + self.redis_retry_interval
+        self._degraded = True
+        self._warn(error)
+
+    def _recovered(self) -> None:
+        if self._degraded:
+            self._degraded = False
+            log.warning("rate limits are counted in Redis again")
 
     def _warn(self, error: BaseException) -> None:
         now = time.monotonic()
@@ -294,6 +436,99 @@ class RateLimiter:
     async def close(self) -> None:
         if self._redis is not None and self._owns_redis:
             await self._redis.aclose()
+
+
+# KEYS[1] the holder's set; ARGV member, limit, ttl in ms. Drops expired members, then refreshes the
+# member if it holds a lease already, else adds it if fewer than ``limit`` are held. 1 or 0.
+_LEASE_SCRIPT = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('ZADD', KEYS[1], now_ms + ttl, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+"""
+
+
+class Leases:
+    """At most ``limit`` leases per key at once, across processes (Redis) or in this process.
+
+    ``acquire`` takes or refreshes the lease ``member`` (a random id of the holder), ``release``
+    gives it back; an unreleased lease (a process killed) lapses after ``ttl`` seconds, so a
+    long-lived holder (a websocket) refreshes it well within that time. When Redis fails the
+    in-process table answers, as for rate limits; a lease taken there is released there.
+    """
+
+    def __init__(
+        self,
+        redis: Redis | None,
+        *,
+        on_failure: Callable[[BaseException], None] | None = None,
+        on_recovery: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis = redis
+        self._script = redis.register_script(_LEASE_SCRIPT) if redis is not None else None
+        self._on_failure = on_failure or (lambda _error: None)
+        self._on_recovery = on_recovery or (lambda: None)
+        self._clock = clock
+        self._local: dict[str, dict[str, float]] = {}
+        self._where: dict[tuple[str, str], str] = {}
+        """Which store holds each lease, so release and refresh go to the same one."""
+
+    async def acquire(self, key: str, member: str, limit: int, ttl: float) -> bool:
+        if limit <= 0:
+            return True
+        where = self._where.get((key, member))
+        if self._script is not None and where != "local":
+            try:
+                ttl_ms = max(1, round(ttl * 1000))
+                granted = bool(await self._script(keys=[key], args=[member, limit, ttl_ms]))
+            except (RedisError, OSError) as error:
+                self._on_failure(error)
+            else:
+                self._on_recovery()
+                if granted:
+                    self._where[(key, member)] = "redis"
+                return granted
+        granted = self._acquire_local(key, member, limit, ttl)
+        if granted:
+            self._where[(key, member)] = "local"
+        return granted
+
+    def _acquire_local(self, key: str, member: str, limit: int, ttl: float) -> bool:
+        now = self._clock()
+        held = {m: ends for m, ends in self._local.get(key, {}).items() if ends > now}
+        if member not in held and len(held) >= limit:
+            self._local[key] = held
+            return False
+        held[member] = now + ttl
+        self._local[key] = held
+        return True
+
+    async def release(self, key: str, member: str) -> None:
+        where = self._where.pop((key, member), None)
+        if where == "local":
+            held = self._local.get(key, {})
+            held.pop(member, None)
+            if not held:
+                self._local.pop(key, None)
+        elif where == "redis" and self._redis is not None:
+            try:
+                await self._redis.zrem(key, member)
+            except (RedisError, OSError) as error:  # it lapses after its ttl anyway
+                self._on_failure(error)
+
+    def held_locally(self, key: str) -> int:
+        """Leases of ``key`` in the in-process table (tests, diagnostics)."""
+        now = self._clock()
+        return sum(1 for ends in self._local.get(key, {}).values() if ends > now)
 
 
 def client_ip(scope: Scope) -> str:

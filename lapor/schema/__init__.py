@@ -12,6 +12,7 @@ from lapor.schema.complaints.mutations import ComplaintMutation
 from lapor.schema.complaints.resolvers import ComplaintQuery
 from lapor.schema.errors import StreamedErrors
 from lapor.schema.events.resolvers import EventSubscription
+from lapor.schema.input_bounds import InputBounds
 from lapor.schema.limits import extensions
 from lapor.schema.national.resolvers import NationalQuery
 from lapor.schema.reference.resolvers import ReferenceMutation, ReferenceQuery
@@ -40,7 +41,7 @@ schema = LaporSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[*extensions(), CloseRequestDatabase, StreamedErrors],
+    extensions=[*extensions(), InputBounds, CloseRequestDatabase, StreamedErrors],
 )
 
 

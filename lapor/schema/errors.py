@@ -2,6 +2,9 @@
 
 * our own ``DomainError`` keeps its message and code;
 * errors with no original exception are the parser's or validator's (the client's query);
+* a variable graphql-core could not coerce (unknown enum value, wrong type, missing) is
+  ``BAD_USER_INPUT`` naming the variable, whatever exception it carries (issue 9 item 17: these
+  answered ``INTERNAL_SERVER_ERROR`` with a logged traceback);
 * anything else is a bug or an outage: logged here in full, shown to the client as
   ``INTERNAL_SERVER_ERROR`` (or ``SERVICE_UNAVAILABLE`` when the database cannot be reached).
 """
@@ -9,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,11 +28,18 @@ from lapor.tenants.context import query_timeout
 
 log = logging.getLogger("lapor.graphql")
 
+_VARIABLE = re.compile(r"^Variable '\$(\w+)'")
+"""graphql-core's prefix for every variable coercion error (``coerce_variable_values``)."""
+_CLIENT_EXTENSIONS = ("field", "variable")
+"""Extensions a client error may carry besides its code (the argument or variable at fault)."""
+
 
 def _code_for(error: GraphQLError) -> tuple[str, str]:
     original = error.original_error
     if isinstance(original, DomainError):
         return original.code, original.message
+    if original is not None and error.path is None and _VARIABLE.match(error.message):
+        return "BAD_USER_INPUT", error.message
     if original is None:
         existing = (error.extensions or {}).get("code")
         if isinstance(existing, str):
@@ -60,12 +71,19 @@ def _database_unavailable(original: BaseException) -> bool:
 
 def format_error(error: GraphQLError) -> dict[str, Any]:
     code, message = _code_for(error)
+    original = error.original_error
     formatted: dict[str, Any] = {"message": message, "extensions": {"code": code}}
+    if original is None:
+        for key in _CLIENT_EXTENSIONS:
+            if isinstance((error.extensions or {}).get(key), str):
+                formatted["extensions"][key] = error.extensions[key]  # type: ignore[index]
+    variable = _VARIABLE.match(error.message) if error.path is None else None
+    if variable:
+        formatted["extensions"]["variable"] = variable.group(1)
     if error.locations:
         formatted["locations"] = [{"line": loc.line, "column": loc.column} for loc in error.locations]
     if error.path:
         formatted["path"] = error.path
-    original = error.original_error
     if isinstance(original, DomainError) and original.field:
         formatted["extensions"]["field"] = original.field
     return formatted

@@ -1,8 +1,11 @@
 """The ``complaintEvents`` subscription (graphql-transport-ws or graphql-ws on ``/graphql``).
 
-Authorised once, when it starts, by the same ``complaints:read`` permission as the queries; a
-token that expires later does not end it. After that each event is filtered in memory (the
-optional tracking id, and a unit officer's own unit), since events carry the unit's id.
+Authorised when it starts, by the same ``complaints:read`` permission as the queries; the
+websocket gate (``lapor.schema.events.socket``) ends it when the connection's token expires or
+is revoked, charges it to the rate limit and caps how many run per connection. Each event is
+filtered in memory (the optional tracking id, and a unit officer's own unit), since events carry
+the unit's id. A cross-tenant reader (the Ombudsman) is audited when it subscribes and for every
+event it receives (``lapor.schema.audit.audit_event_read``).
 
 Each subscriber gets its own bounded queue fed by a bus handler: the bus listener serves every
 subscriber of the process and must never wait for one slow client. When a queue overflows, the
@@ -20,6 +23,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from lapor.platform.errors import DomainError
+from lapor.schema.audit import audit_event_read
 from lapor.schema.context import LaporContext
 from lapor.schema.events.types import ComplaintEvent
 from lapor.schema.permissions import requires
@@ -93,10 +97,18 @@ class EventSubscription:
         wanted = (tracking_id or "").strip().upper() or None
         feed = EventFeed(tracking_id=wanted, unit_id=actor.unit_id)
         bus, channel = context.services.bus, events_channel(context.tenant.slug)
+        await audit_event_read(context, actor, "complaint_events.subscribe", {"tracking_id": wanted})
         try:
             await bus.subscribe(channel, feed.offer)
             while True:
-                yield await feed.next()
+                event = await feed.next()
+                await audit_event_read(
+                    context,
+                    actor,
+                    "complaint_event.read",
+                    {"tracking_id": event.tracking_id, "version": event.version, "action": event.action},
+                )
+                yield event
         finally:
             # Removes the handler before its first await, so even a second cancellation leaks nothing.
             await bus.unsubscribe(channel, feed.offer)

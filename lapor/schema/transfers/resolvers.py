@@ -2,7 +2,8 @@
 
 Read inside the request's tenant transaction (``context.reader``) through the ledger's SECURITY
 DEFINER function, which takes the tenant from the transaction's role: a host sees only the
-transfers it sent or received, whatever the arguments say.
+transfers it sent or received, whatever the arguments say. A cross-tenant reader's page (the
+Ombudsman's) is audited in that same transaction, one row per read.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import strawberry
 
 from lapor.platform.errors import DomainError
+from lapor.schema.audit import audit_transfer_reads
 from lapor.schema.context import LaporContext
 from lapor.schema.permissions import requires
 from lapor.schema.transfers.types import TransferConnection, TransferDirection
@@ -40,4 +42,5 @@ class TransferQuery:
                 conn, ledger.TransferDirection(direction), first=first, after=after
             )
         )
+        await audit_transfer_reads(info.context, ledger.TransferDirection(direction).value, page.records)
         return TransferConnection.from_page(page, has_previous_page=after is not None)

@@ -32,7 +32,8 @@ Items and what "held" means here:
   under strawberry's per-connection cap), 20 messages of 10 aliased ``submitComplaint``; an HTTP
   request from the same address then reads what the websocket spent from its bucket. Then 30
   connections from one address with one client token x 100 ``complaintEvents`` each, an event,
-  the token revoked, up to 5 s for its subscriptions to end, another event. Held: what ran over
+  the token revoked, up to 35 s for its subscriptions to end (the server's default recheck is
+  30 s; watched while items 7 and 12 run), another event. Held: what ran over
   the websocket was charged (or refused), connections or subscriptions capped, nothing delivered
   after the revocation.
 - 7: one document of 30 aliased full introspections, one of 30 aliased submissions, one address

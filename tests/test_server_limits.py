@@ -136,6 +136,17 @@ def test_slow_headers_get_408_and_the_connection_closes(server) -> None:
         received, closed, after = _dribble(sock, b"GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: ", b"a", 6)
     assert _status(received) == 408, received
     assert closed and after < 4, f"closed={closed} after {after:.1f} s"
+    with server.connect() as sock:  # the second request of a kept-alive connection, as slow
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        first = b""
+        while b'{"status":"ok"}' not in first:  # the whole first answer
+            chunk = sock.recv(65536)
+            assert chunk, first
+            first += chunk
+        assert _status(first) == 200, first
+        received, closed, after = _dribble(sock, b"GET /healthz HTTP/1.1\r\nX-Slow: ", b"a", 6)
+    assert _status(received) == 408, received
+    assert closed and after < 4, f"closed={closed} after {after:.1f} s"
 
 
 def test_a_silent_connection_is_closed(server) -> None:

@@ -7,7 +7,9 @@ which ``lapor serve`` runs (``--http lapor.platform.http_protocol:LaporH11Protoc
 uvicorn), adds:
 
 * a header deadline: a request line and headers must be in ``LAPOR_HEADER_TIMEOUT`` seconds
-  after the connection opens or the previous response ends, else 408 and the connection closes;
+  after the connection opens, or after the first byte of a later request on a kept-alive
+  connection, else 408 and the connection closes (silently if not a byte came: an idle
+  connection; between requests uvicorn's ``timeout_keep_alive`` closes idle ones);
 * a header size limit: more than ``LAPOR_MAX_HEADER_BYTES`` (uvicorn's
   ``h11_max_incomplete_event_size``) before the end of the headers is answered 431 and closed;
 * no waiting for a body nobody reads: when a response is complete while the client is still
@@ -59,6 +61,8 @@ class LaporH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._header_timer is None:
+            self._arm_header_timer()  # the first bytes of a request after a kept-alive pause
         if self.conn.their_state is h11.IDLE and self._head_too_large(data):
             self._disarm_header_timer()
             log.info("request headers over %d bytes from %s: 431", self._max_head(), self.client)
@@ -81,9 +85,6 @@ class LaporH11Protocol(H11Protocol):
             # Answered without reading the body: do not wait for the rest of it.
             self.conn.send(h11.ConnectionClosed())
             self.transport.close()
-            return
-        if self.conn.their_state is h11.IDLE:
-            self._arm_header_timer()
 
     def _max_head(self) -> int:
         return self.config.h11_max_incomplete_event_size or DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
@@ -111,6 +112,10 @@ class LaporH11Protocol(H11Protocol):
     def _header_timed_out(self) -> None:
         self._header_timer = None
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        if not self.conn.trailing_data[0]:  # not a byte of a request: just an idle connection
+            self.conn.send(h11.ConnectionClosed())
+            self.transport.close()
             return
         self._close_with(
             408,

@@ -510,7 +510,7 @@ async def test_client_mistakes_are_coded_and_never_logged_as_bugs(settings, make
     page = "query($n: Int) { publicComplaints(first: $n) { edges { cursor } } }"
     track = "query($t: String!) { trackComplaint(trackingId: $t, accessCode: \"ABCD\") { status } }"
     async with app_at(settings) as (_app, client):
-        for content in (b"{not json", b"[" * 100_000, b'{"query": "\xff\xfe"}'):
+        for content in (b"{not json", b"[" * 100_000, b'{"query": "\xff\xfe"}', b'"just text"', b"null", b"5"):
             bad = await client.post("/graphql", content=content, headers={"host": host, "content-type": "application/json"})
             assert bad.status_code == 400 and codes(bad.json()) == ["BAD_REQUEST"], bad.text
             assert "ratelimit-remaining" in bad.headers and bad.headers["cache-control"] == "no-store"

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -422,3 +423,31 @@ def test_access_codes_never_reach_the_access_log(settings: Settings, redis_url: 
         log = server.log.read_text()
         assert '"GET /graphql?<redacted> HTTP/1.1" 400' in log, log
         assert secret not in log, log
+
+
+# --- item 16: GraphiQL works in a real browser under its own CSP ----------------------------------
+
+
+def test_graphiql_renders_in_a_browser_under_its_csp(settings: Settings, redis_url: str, db, national) -> None:
+    """Headless Chromium loads GraphiQL from a real server: the editor renders, the schema is
+    introspected (a POST to /graphql), and the browser reports no Content Security Policy
+    violation, so every script, style and request it needs comes from the host itself."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("chromium is a development requirement (Debian package chromium)")
+        pytest.skip("no chromium")
+    with _serving(settings, redis_url, {}, "info") as server:
+        run = subprocess.run(
+            [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * 127.0.0.1",
+             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=15000", "--dump-dom",
+             f"http://{BASE_DOMAIN}:{server.port}/graphql"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        log = server.log.read_text()
+    assert "graphiql-query-editor" in run.stdout and "CodeMirror" in run.stdout, run.stdout[:2000]
+    assert "Memuat GraphiQL" not in run.stdout, "the page's script never ran"
+    violations = [line for line in run.stderr.splitlines() if "Content Security Policy" in line]
+    assert not violations, violations
+    assert '"POST /graphql HTTP/1.1" 200' in log, "GraphiQL introspected the schema"
+    assert "unpkg" not in log

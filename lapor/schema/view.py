@@ -130,6 +130,14 @@ class LaporGraphQL(GraphQL[LaporContext, None]):
         except (RecursionError, UnicodeDecodeError):
             raise json.JSONDecodeError("not JSON that can be read", "", 0) from None
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body (or a GET ``variables``) must be a JSON object, or a list for a batch: strawberry
+        calls ``.get`` on whatever it got, so ``"text"`` or ``null`` raised out of the view (500)."""
+        parsed_json = super().parse_json(data)
+        if not isinstance(parsed_json, dict | list):
+            raise HTTPException(400, "the request must be a JSON object")
+        return parsed_json
+
     def create_response(
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:

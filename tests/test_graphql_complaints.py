@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.apps import running_app
@@ -35,7 +37,9 @@ def submission(**overrides):
 
 @pytest.fixture
 async def app_client(settings, db):
-    async with running_app(settings) as (app, client):
+    # Tests here file up to 55 complaints as the public (10 points each since issue 9 item 7):
+    # they are about answers and SQL counts, not rate limits (tests/test_graphql_gate.py).
+    async with running_app(replace(settings, rate_limit_public=100_000)) as (app, client):
         remember_app(client, app, db)
         yield app, client
 

@@ -208,7 +208,8 @@ class ComplaintReads:
         match: the numbers of a staff queue's tabs. Each capped at ``COUNT_CAP``."""
         reader = authorize(actor, READ_SCOPE)
         flt = flt or ComplaintFilter()
-        statuses = flt.statuses or tuple(ComplaintStatus)
+        # A status asked for twice is one tab (and one column: a repeated label breaks the row).
+        statuses = tuple(dict.fromkeys(flt.statuses)) or tuple(ComplaintStatus)
         rest = dataclasses.replace(flt, statuses=())
 
         async def work(conn: AsyncConnection) -> dict[ComplaintStatus, int]:

@@ -199,13 +199,19 @@ def _valid_payload(payload: object) -> bool:
     )
 
 
-class GatedTransportWSHandler(BaseGraphQLTransportWSHandler[LaporContext, None]):
-    """graphql-transport-ws with the gate: refusals are ``error`` messages for the operation."""
+class _Gated:
+    """What both websocket protocols share: the handshake refused when the gate says so, and a
+    watch that ends every subscription when the connection's token expires or is revoked.
+
+    Each protocol supplies ``_end_all`` (its own message shape and operation bookkeeping)."""
+
+    context: LaporContext
+    websocket: Any
 
     async def handle(self) -> None:
         watch = asyncio.create_task(self._watch())
         try:
-            await super().handle()
+            await super().handle()  # type: ignore[misc]
         finally:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -216,19 +222,7 @@ class GatedTransportWSHandler(BaseGraphQLTransportWSHandler[LaporContext, None])
         if message.get("type") == "connection_ack" and refusal is not None:
             await self.websocket.close(code=refusal[0], reason=refusal[1])
             return
-        await super().send_message(message)
-
-    async def handle_subscribe(self, message: Any) -> None:
-        if self.connection_acknowledged and message["id"] not in self.operations:
-            payload = message["payload"]
-            if not _valid_payload(payload):
-                await self.websocket.close(code=4400, reason="Invalid subscribe payload")
-                return
-            error = await refusal_for(self.schema._schema, self.context, payload, len(self.operations))
-            if error is not None:
-                await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
-                return
-        await super().handle_subscribe(message)
+        await super().send_message(message)  # type: ignore[misc]
 
     async def _watch(self) -> None:
         gate = gate_of(self.context)
@@ -244,33 +238,39 @@ class GatedTransportWSHandler(BaseGraphQLTransportWSHandler[LaporContext, None])
         except Exception:  # the watch must never take the connection down with a traceback
             log.exception("websocket watch failed")
 
+    async def _end_all(self, error: Any) -> None:
+        raise NotImplementedError
+
+    async def _close_ended(self) -> None:
+        with contextlib.suppress(WebSocketDisconnected, RuntimeError):
+            await self.websocket.close(code=CLOSE_UNAUTHENTICATED, reason="access token ended")
+
+
+class GatedTransportWSHandler(_Gated, BaseGraphQLTransportWSHandler[LaporContext, None]):
+    """graphql-transport-ws with the gate: refusals are ``error`` messages for the operation."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged and message["id"] not in self.operations:
+            payload = message["payload"]
+            if not _valid_payload(payload):
+                await self.websocket.close(code=4400, reason="Invalid subscribe payload")
+                return
+            error = await refusal_for(self.schema._schema, self.context, payload, len(self.operations))
+            if error is not None:
+                await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+                return
+        await super().handle_subscribe(message)
+
     async def _end_all(self, error: dict[str, Any]) -> None:
         for operation_id in list(self.operations):
             await self.cleanup_operation(operation_id)
             with contextlib.suppress(WebSocketDisconnected):
                 await self.send_message({"id": operation_id, "type": "error", "payload": [error]})
-        with contextlib.suppress(WebSocketDisconnected, RuntimeError):
-            await self.websocket.close(code=CLOSE_UNAUTHENTICATED, reason="access token ended")
+        await self._close_ended()
 
 
-class GatedLegacyWSHandler(BaseGraphQLWSHandler[LaporContext, None]):
+class GatedLegacyWSHandler(_Gated, BaseGraphQLWSHandler[LaporContext, None]):
     """The older graphql-ws protocol with the same gate (it runs subscriptions only anyway)."""
-
-    async def handle(self) -> None:
-        watch = asyncio.create_task(self._watch())
-        try:
-            await super().handle()
-        finally:
-            watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await watch
-
-    async def send_message(self, message: Any) -> None:
-        refusal = gate_of(self.context).refusal
-        if message.get("type") == "connection_ack" and refusal is not None:
-            await self.websocket.close(code=refusal[0], reason=refusal[1])
-            return
-        await super().send_message(message)
 
     async def handle_start(self, message: Any) -> None:
         if self.connection_acknowledged:
@@ -285,22 +285,9 @@ class GatedLegacyWSHandler(BaseGraphQLWSHandler[LaporContext, None]):
                 return
         await super().handle_start(message)
 
-    async def _watch(self) -> None:
-        gate = gate_of(self.context)
-        try:
-            while True:
-                await asyncio.sleep(gate.next_check())
-                reason = await gate.check()
-                if reason is not None:
-                    error = _token_ended(reason)
-                    for operation_id in list(self.tasks):
-                        with contextlib.suppress(WebSocketDisconnected):
-                            await self.send_message({"type": "error", "id": operation_id, "payload": error})
-                        await self.cleanup_operation(operation_id)
-                    with contextlib.suppress(WebSocketDisconnected, RuntimeError):
-                        await self.websocket.close(code=CLOSE_UNAUTHENTICATED, reason="access token ended")
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("websocket watch failed")
+    async def _end_all(self, error: Any) -> None:
+        for operation_id in list(self.tasks):
+            with contextlib.suppress(WebSocketDisconnected):
+                await self.send_message({"type": "error", "id": operation_id, "payload": error})
+            await self.cleanup_operation(operation_id)
+        await self._close_ended()

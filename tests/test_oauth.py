@@ -189,7 +189,8 @@ async def test_pkce_is_required_and_plain_is_refused(app, db, make_regency):
         grant_types=("authorization_code",), redirect_uris=(REDIRECT,),
     )  # fmt: skip
     base = f"/oauth/authorize?response_type=code&client_id={registered.client_id}&redirect_uri={REDIRECT}"
-    for extra in ("", "&code_challenge=abc&code_challenge_method=plain"):
+    # A challenge of valid length (43 characters), so only the method can be what is refused.
+    for extra in ("", f"&code_challenge={'a' * 43}&code_challenge_method=plain", f"&code_challenge={'a' * 43}"):
         page = await client.get(base + extra, headers={"host": host})
         assert page.status_code in (302, 400)
         if page.status_code == 302:
